@@ -1,0 +1,87 @@
+# ngx_http_oneid_module
+#
+#   make demo    build, install what is missing, start the demo on :8080
+#   make test    build, install what is missing, run the t/ suite
+#   make build   just the module: build/ngx_http_oneid_module.so
+#
+# Builds against Debian's nginx-dev sources by default, with the flags of
+# /usr/sbin/nginx; for upstream sources: make build NGINX_SRC=/path/nginx-1.x
+
+SHELL := /bin/bash
+
+NGINX_SRC ?= /usr/share/nginx/src
+NGINX_BIN ?= /usr/sbin/nginx
+# used only when NGINX_SRC has no Debian conf_flags file
+NGINX_CONFIGURE_FLAGS ?= --with-compat --with-http_ssl_module
+
+BUILD  := $(CURDIR)/build
+MODULE := $(BUILD)/ngx_http_oneid_module.so
+SOURCES := config $(wildcard ngx_http_oneid_module/*.[ch])
+
+DEBS := nginx nginx-dev libhiredis-dev libjansson-dev libssl-dev \
+        redis-server redis-tools python3 openssl curl \
+        libtest-base-perl libio-socket-ssl-perl libhttp-cookiejar-perl
+
+export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
+export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
+export TEST_NGINX_REDIS_PORT   ?= 16379
+export TEST_NGINX_ONEID_PORT   ?= 18443
+export TEST_NGINX_ONEID_CA     ?= $(BUILD)/test-ca/ca.crt
+
+.PHONY: all build deps test demo demo-stop services-start services-stop \
+        bench clean
+
+all: build
+
+build: $(MODULE)
+
+deps:
+	@missing=$$(for p in $(DEBS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(BUILD)/nginx/objs/Makefile: config
+	rm -rf $(BUILD)/nginx
+	mkdir -p $(BUILD)
+	cp -r $(NGINX_SRC) $(BUILD)/nginx
+	cd $(BUILD)/nginx && \
+	if [ -f conf_flags ]; then \
+	    . ./conf_flags; \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(CURDIR); \
+	else \
+	    ./configure $(NGINX_CONFIGURE_FLAGS) --add-dynamic-module=$(CURDIR); \
+	fi > $(BUILD)/configure.log || { cat $(BUILD)/configure.log; exit 1; }
+
+$(MODULE): $(BUILD)/nginx/objs/Makefile $(SOURCES)
+	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
+	cp $(BUILD)/nginx/objs/ngx_http_oneid_module.so $@
+
+services-start:
+	@t/services.sh start
+
+services-stop:
+	@t/services.sh stop
+
+test: deps build
+	@t/services.sh start; \
+	prove -I t/lib -r t; rc=$$?; \
+	t/services.sh stop; \
+	exit $$rc
+
+demo: deps build
+	@conf-examples/demo/demo.sh start
+
+demo-stop:
+	@conf-examples/demo/demo.sh stop
+
+bench: deps build
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD) t/servroot

@@ -1,0 +1,100 @@
+
+/*
+ * Copyright (C) The ngx_http_oneid_module authors
+ *
+ * Random session ids and login states, and the hashes that keep them
+ * out of Redis.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/err.h>
+
+#include "ngx_http_oneid_module.h"
+
+
+/*
+ * A session id or a login state: 256 bits from the OpenSSL CSPRNG,
+ * base64url without padding.  There is deliberately no fallback to a
+ * weaker generator: without randomness no login may proceed.
+ */
+
+ngx_int_t
+ngx_http_oneid_random_token(ngx_http_request_t *r, ngx_str_t *out)
+{
+    u_char     buf[NGX_HTTP_ONEID_TOKEN_BYTES];
+    ngx_str_t  src;
+
+    if (RAND_bytes(buf, NGX_HTTP_ONEID_TOKEN_BYTES) != 1) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "oneid: RAND_bytes() failed: %s",
+                      ERR_reason_error_string(ERR_get_error()));
+        return NGX_ERROR;
+    }
+
+    out->data = ngx_pnalloc(r->pool, NGX_HTTP_ONEID_TOKEN_LEN + 1);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    src.data = buf;
+    src.len = NGX_HTTP_ONEID_TOKEN_BYTES;
+
+    ngx_encode_base64url(out, &src);
+
+    ngx_explicit_memzero(buf, NGX_HTTP_ONEID_TOKEN_BYTES);
+
+    return NGX_OK;
+}
+
+
+/* cheap shape check so that garbage never reaches Redis */
+
+ngx_int_t
+ngx_http_oneid_is_token(ngx_str_t *s)
+{
+    u_char  c, *p, *last;
+
+    if (s->len != NGX_HTTP_ONEID_TOKEN_LEN) {
+        return NGX_DECLINED;
+    }
+
+    last = s->data + s->len;
+
+    for (p = s->data; p < last; p++) {
+        c = *p;
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9') || c == '-' || c == '_')
+        {
+            continue;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oneid_sha256_hex(u_char *dst, u_char *data, size_t len)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    unsigned int  mdlen;
+
+    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1
+        || mdlen * 2 != NGX_HTTP_ONEID_SHA256_HEX_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(dst, md, mdlen);
+
+    return NGX_OK;
+}

@@ -1,0 +1,968 @@
+
+/*
+ * Copyright (C) The ngx_http_oneid_module authors
+ *
+ * The access-phase state machine.  Each step either answers the request
+ * or starts one asynchronous operation (a Redis command or a OneID
+ * subrequest), records the next step in ctx->next and returns NGX_AGAIN;
+ * when the operation completes the phase handler runs again and calls
+ * ctx->next.  Nothing here ever blocks the worker.
+ *
+ *   protected location: cookie -> GETEX session -> identity -> upstream
+ *                       no session -> SET state -> 302 to OneID
+ *   oneid_callback:     GETDEL state -> token -> identify -> SET session
+ *                       -> 302 back to the page first asked for
+ *   oneid_logout:       GETDEL session -> one_log_out -> 302
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/crypto.h>
+
+#include "ngx_http_oneid_module.h"
+
+
+static ngx_http_oneid_ctx_t *ngx_http_oneid_create_ctx(ngx_http_request_t *r);
+static void ngx_http_oneid_cleanup(void *data);
+static ngx_int_t ngx_http_oneid_redis_wait(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next, ngx_uint_t argc,
+    ngx_str_t *argv);
+static void ngx_http_oneid_redis_done(void *data, ngx_int_t rc,
+    ngx_str_t *value, ngx_str_t *err);
+static void ngx_http_oneid_redis_forget(ngx_http_oneid_ctx_t *ctx,
+    const char *command, ngx_str_t *key);
+static void ngx_http_oneid_wake_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_oneid_idp_wait(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next,
+    const char *grant, const char *param, ngx_str_t *value);
+static ngx_int_t ngx_http_oneid_store_failed(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, const char *doing);
+static ngx_int_t ngx_http_oneid_session_cookie(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_load_session(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next);
+static ngx_int_t ngx_http_oneid_session_usable(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+
+static ngx_int_t ngx_http_oneid_protect(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_protect_loaded(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_login(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_login_saved(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+
+static ngx_int_t ngx_http_oneid_callback(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_callback_arg(ngx_http_request_t *r,
+    const char *name, size_t max, ngx_str_t *value);
+static ngx_int_t ngx_http_oneid_callback_state(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_callback_bad_state(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_callback_bad_state_session(
+    ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_callback_token(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_callback_identity(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_callback_saved(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+
+static ngx_int_t ngx_http_oneid_logout(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_logout_removed(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_logout_done(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+
+
+#define NGX_HTTP_ONEID_MAX_CODE  512
+
+
+#define NGX_HTTP_ONEID_SESSION  "session"
+#define NGX_HTTP_ONEID_STATE    "state"
+
+
+ngx_int_t
+ngx_http_oneid_access_handler(ngx_http_request_t *r)
+{
+    ngx_http_oneid_ctx_t       *ctx;
+    ngx_http_oneid_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oneid_module);
+
+    if (ctx != NULL) {
+        if (ctx->waiting) {
+            /* woken by something else than our operation */
+            return NGX_AGAIN;
+        }
+
+        if (ctx->next == NULL) {
+            return ctx->authenticated ? NGX_OK : NGX_DECLINED;
+        }
+
+        return ctx->next(r, ctx);
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oneid_module);
+
+    if (olcf->role == NGX_HTTP_ONEID_ROLE_NONE && olcf->enable != 1) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_oneid_create_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    switch (olcf->role) {
+
+    case NGX_HTTP_ONEID_ROLE_CALLBACK:
+        return ngx_http_oneid_callback(r, ctx);
+
+    case NGX_HTTP_ONEID_ROLE_LOGOUT:
+        return ngx_http_oneid_logout(r, ctx);
+
+    default:
+        return ngx_http_oneid_protect(r, ctx);
+    }
+}
+
+
+static ngx_http_oneid_ctx_t *
+ngx_http_oneid_create_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_oneid_ctx_t        *ctx;
+    ngx_http_oneid_main_conf_t  *omcf;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oneid_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oneid_module);
+
+    ctx->request = r;
+    ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_oneid_module);
+    ctx->redis = omcf->redis;
+
+    ctx->wake.handler = ngx_http_oneid_wake_handler;
+    ctx->wake.data = ctx;
+    ctx->wake.log = r->connection->log;
+
+    cln->handler = ngx_http_oneid_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_oneid_module);
+
+    return ctx;
+}
+
+
+/* the request is going away: nothing may call back into it */
+
+static void
+ngx_http_oneid_cleanup(void *data)
+{
+    ngx_http_oneid_ctx_t *ctx = data;
+
+    if (ctx->cmd != NULL) {
+        ngx_http_oneid_redis_cancel(ctx->cmd);
+        ctx->cmd = NULL;
+    }
+
+    if (ctx->wake.timer_set) {
+        ngx_del_timer(&ctx->wake);
+    }
+
+    if (ctx->wake.posted) {
+        ngx_delete_posted_event(&ctx->wake);
+    }
+}
+
+
+/* asynchronous plumbing */
+
+static ngx_int_t
+ngx_http_oneid_redis_wait(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    ngx_http_oneid_step_pt next, ngx_uint_t argc, ngx_str_t *argv)
+{
+    ctx->next = next;
+    ctx->redis_rc = NGX_ERROR;
+    ngx_str_null(&ctx->redis_value);
+    ngx_str_null(&ctx->redis_err);
+
+    ctx->cmd = ngx_http_oneid_redis_command(ctx->redis,
+                                            ngx_http_oneid_redis_done, ctx,
+                                            argc, argv, &ctx->redis_err);
+
+    if (ctx->cmd == NULL) {
+        /* known to be down: answer now rather than after a timeout */
+        return next(r, ctx);
+    }
+
+    ctx->waiting = 1;
+
+    ngx_add_timer(&ctx->wake, ngx_http_oneid_redis_timeout(ctx->redis));
+
+    /* notice a client that gives up, as limit_req does */
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_AGAIN;
+}
+
+
+/*
+ * Called from inside hiredis: copy the reply and resume from a posted
+ * event, so that no request code runs under hiredis's feet.
+ */
+
+static void
+ngx_http_oneid_redis_done(void *data, ngx_int_t rc, ngx_str_t *value,
+    ngx_str_t *err)
+{
+    ngx_http_oneid_ctx_t *ctx = data;
+
+    ngx_pool_t  *pool;
+
+    ctx->cmd = NULL;
+    ctx->redis_rc = rc;
+
+    pool = ctx->request->pool;
+
+    if (value->len) {
+        ctx->redis_value.data = ngx_pstrdup(pool, value);
+        ctx->redis_value.len = value->len;
+
+        if (ctx->redis_value.data == NULL) {
+            ctx->redis_rc = NGX_ERROR;
+            ngx_str_set(&ctx->redis_err, "out of memory");
+        }
+    }
+
+    if (err->len) {
+        ctx->redis_err.data = ngx_pstrdup(pool, err);
+        ctx->redis_err.len = ctx->redis_err.data ? err->len : 0;
+    }
+
+    if (ctx->wake.timer_set) {
+        ngx_del_timer(&ctx->wake);
+    }
+
+    ctx->waiting = 0;
+
+    ngx_post_event(&ctx->wake, &ngx_posted_events);
+}
+
+
+/* a command whose outcome nobody waits for (best-effort clean-up) */
+
+static void
+ngx_http_oneid_redis_forget(ngx_http_oneid_ctx_t *ctx, const char *command,
+    ngx_str_t *key)
+{
+    ngx_str_t  argv[2], err;
+
+    argv[0].data = (u_char *) command;
+    argv[0].len = ngx_strlen(command);
+    argv[1] = *key;
+
+    (void) ngx_http_oneid_redis_command(ctx->redis, NULL, NULL, 2, argv,
+                                        &err);
+}
+
+
+static void
+ngx_http_oneid_wake_handler(ngx_event_t *ev)
+{
+    ngx_connection_t      *c;
+    ngx_http_request_t    *r;
+    ngx_http_oneid_ctx_t  *ctx;
+
+    ctx = ev->data;
+    r = ctx->request;
+    c = r->connection;
+
+    if (ev->timedout) {
+        ev->timedout = 0;
+
+        if (ctx->cmd != NULL) {
+            ngx_http_oneid_redis_cancel(ctx->cmd);
+            ctx->cmd = NULL;
+        }
+
+        ctx->waiting = 0;
+        ctx->redis_rc = NGX_ERROR;
+        ngx_str_set(&ctx->redis_err, "redis did not answer in time");
+
+        ngx_http_oneid_redis_reset(ctx->redis, "command timed out");
+    }
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_idp_wait(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    ngx_http_oneid_step_pt next, const char *grant, const char *param,
+    ngx_str_t *value)
+{
+    if (ngx_http_oneid_idp_call(r, ctx, grant, param, value) != NGX_OK) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    ctx->next = next;
+    ctx->waiting = 1;
+
+    return NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_store_failed(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    const char *doing)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "oneid: session store unavailable while %s: %V",
+                  doing, &ctx->redis_err);
+
+    return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_STORE_UNAVAILABLE);
+}
+
+
+/* sessions */
+
+static ngx_int_t
+ngx_http_oneid_session_cookie(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    if (ngx_http_oneid_get_cookie(r, &ctx->conf->cookie_name, &ctx->sid)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_oneid_is_token(&ctx->sid) != NGX_OK) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "oneid: malformed session cookie ignored");
+        return NGX_DECLINED;
+    }
+
+    ctx->have_session_cookie = 1;
+
+    return NGX_OK;
+}
+
+
+/* one round trip reads the session and restarts its idle timeout */
+
+static ngx_int_t
+ngx_http_oneid_load_session(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    ngx_http_oneid_step_pt next)
+{
+    u_char     *p;
+    ngx_str_t   argv[4];
+
+    if (ngx_http_oneid_session_key(r->pool, ctx->redis,
+                                   NGX_HTTP_ONEID_SESSION,
+                                   &ctx->sid, &argv[1])
+        != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (p == NULL) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    ngx_str_set(&argv[0], "GETEX");
+    ngx_str_set(&argv[2], "EX");
+    argv[3].data = p;
+    argv[3].len = ngx_sprintf(p, "%T", ctx->conf->session_timeout) - p;
+
+    return ngx_http_oneid_redis_wait(r, ctx, next, 4, argv);
+}
+
+
+/*
+ * NGX_OK: ctx->identity holds a live session.  NGX_DECLINED: no session
+ * (expired by lifetime, or a value we cannot read).  Store errors are the
+ * caller's to handle before this.
+ */
+
+static ngx_int_t
+ngx_http_oneid_session_usable(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_str_t  key;
+
+    if (ctx->redis_rc != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_oneid_session_decode(&ctx->redis_value, &ctx->identity)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oneid: unreadable session record ignored");
+        return NGX_DECLINED;
+    }
+
+    if (ngx_time() - ctx->identity.login_time
+        >= ctx->conf->session_lifetime)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: session reached oneid_session_lifetime, "
+                      "login required");
+
+        if (ngx_http_oneid_session_key(r->pool, ctx->redis,
+                                       NGX_HTTP_ONEID_SESSION,
+                                       &ctx->sid, &key)
+            == NGX_OK)
+        {
+            ngx_http_oneid_redis_forget(ctx, "DEL", &key);
+        }
+
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* protected locations */
+
+static ngx_int_t
+ngx_http_oneid_protect(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    if (ngx_http_oneid_session_cookie(r, ctx) != NGX_OK) {
+        return ngx_http_oneid_login(r, ctx);
+    }
+
+    return ngx_http_oneid_load_session(r, ctx, ngx_http_oneid_protect_loaded);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_protect_loaded(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    ctx->next = NULL;
+
+    if (ctx->redis_rc == NGX_ERROR) {
+        /* never send someone to log in again only because Redis is down */
+        return ngx_http_oneid_store_failed(r, ctx, "checking a session");
+    }
+
+    if (ngx_http_oneid_session_usable(r, ctx) != NGX_OK) {
+        return ngx_http_oneid_login(r, ctx);
+    }
+
+    if (ngx_http_oneid_set_identity_headers(r, ctx->conf, &ctx->identity)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->authenticated = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Start a login: remember, under a fresh random state, which browser
+ * asked (the hash of a random cookie) and where it wanted to go, then
+ * send it to OneID.  Tabs share the browser cookie and each gets its own
+ * state, so parallel logins all succeed.
+ */
+
+static ngx_int_t
+ngx_http_oneid_login(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    u_char                     *p;
+    ngx_str_t                   argv[5], uri;
+    ngx_http_oneid_loc_conf_t  *olcf;
+
+    olcf = ctx->conf;
+    ctx->next = NULL;
+
+    if (ngx_http_oneid_wants_json(r)) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_LOGIN_REQUIRED);
+    }
+
+    if (ngx_http_oneid_random_token(r, &ctx->state) != NGX_OK) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    if (ngx_http_oneid_get_cookie(r, &olcf->state_cookie_name, &ctx->binding)
+        != NGX_OK
+        || ngx_http_oneid_is_token(&ctx->binding) != NGX_OK)
+    {
+        if (ngx_http_oneid_random_token(r, &ctx->binding) != NGX_OK) {
+            return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+        }
+    }
+
+    uri = r->unparsed_uri;
+
+    if (r->internal || ngx_http_oneid_safe_return_uri(&uri) != NGX_OK) {
+        ngx_str_set(&uri, "/");
+    }
+
+    ctx->return_uri = uri;
+
+    if (ngx_http_oneid_session_key(r->pool, ctx->redis,
+                                   NGX_HTTP_ONEID_STATE,
+                                   &ctx->state, &argv[1])
+        != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    argv[2].len = NGX_HTTP_ONEID_SHA256_HEX_LEN + 1 + uri.len;
+    argv[2].data = ngx_pnalloc(r->pool, argv[2].len);
+    if (argv[2].data == NULL) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    if (ngx_http_oneid_sha256_hex(argv[2].data, ctx->binding.data,
+                                  ctx->binding.len)
+        != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    p = argv[2].data + NGX_HTTP_ONEID_SHA256_HEX_LEN;
+    *p++ = '\n';
+    ngx_memcpy(p, uri.data, uri.len);
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (p == NULL) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    ngx_str_set(&argv[0], "SET");
+    ngx_str_set(&argv[3], "EX");
+    argv[4].data = p;
+    argv[4].len = ngx_sprintf(p, "%T", olcf->state_timeout) - p;
+
+    return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_login_saved,
+                                     5, argv);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_login_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_str_t                   location;
+    ngx_http_oneid_loc_conf_t  *olcf;
+
+    olcf = ctx->conf;
+    ctx->next = NULL;
+
+    if (ctx->redis_rc != NGX_OK) {
+        return ngx_http_oneid_store_failed(r, ctx, "starting a login");
+    }
+
+    if (ngx_http_oneid_set_cookie(r, olcf, &olcf->state_cookie_name,
+                                  &ctx->binding, olcf->state_timeout)
+        != NGX_OK
+        || ngx_http_oneid_authorize_location(r, olcf, &ctx->state, &location)
+           != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oneid: login started for \"%V\"", &ctx->return_uri);
+
+    return ngx_http_oneid_redirect(r, &location);
+}
+
+
+/* oneid_callback */
+
+static ngx_int_t
+ngx_http_oneid_callback(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_str_t   argv[2];
+    ngx_uint_t  valid;
+
+    valid = ngx_http_oneid_callback_arg(r, "code", NGX_HTTP_ONEID_MAX_CODE,
+                                        &ctx->code) == NGX_OK
+            && ngx_http_oneid_callback_arg(r, "state",
+                                           NGX_HTTP_ONEID_TOKEN_LEN,
+                                           &ctx->state) == NGX_OK
+            && ngx_http_oneid_is_token(&ctx->state) == NGX_OK;
+
+    if (!valid) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: login callback without a valid code and "
+                      "state: \"%V\"", &r->args);
+        return ngx_http_oneid_callback_bad_state(r, ctx);
+    }
+
+    if (ngx_http_oneid_get_cookie(r, &ctx->conf->state_cookie_name,
+                                  &ctx->binding)
+        != NGX_OK
+        || ngx_http_oneid_is_token(&ctx->binding) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: login callback from a browser that did not "
+                      "start the login (no state cookie)");
+        return ngx_http_oneid_callback_bad_state(r, ctx);
+    }
+
+    /* GETDEL: a state works once, even if two callbacks race */
+
+    if (ngx_http_oneid_session_key(r->pool, ctx->redis,
+                                   NGX_HTTP_ONEID_STATE,
+                                   &ctx->state, &argv[1])
+        != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    ngx_str_set(&argv[0], "GETDEL");
+
+    return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_callback_state,
+                                     2, argv);
+}
+
+
+/* a query argument, percent-decoded, of bounded length and plain bytes */
+
+static ngx_int_t
+ngx_http_oneid_callback_arg(ngx_http_request_t *r, const char *name,
+    size_t max, ngx_str_t *value)
+{
+    u_char     *src, *dst, *p;
+    ngx_str_t   raw;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK
+        || raw.len == 0 || raw.len > 3 * max)
+    {
+        return NGX_DECLINED;
+    }
+
+    dst = ngx_pnalloc(r->pool, raw.len);
+    if (dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    value->data = dst;
+    src = raw.data;
+
+    ngx_unescape_uri(&dst, &src, raw.len, 0);
+
+    value->len = dst - value->data;
+
+    if (value->len == 0 || value->len > max) {
+        return NGX_DECLINED;
+    }
+
+    for (p = value->data; p < dst; p++) {
+        if (*p <= ' ' || *p >= 0x7f) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_callback_state(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    u_char  hash[NGX_HTTP_ONEID_SHA256_HEX_LEN];
+
+    ctx->next = NULL;
+
+    if (ctx->redis_rc == NGX_ERROR) {
+        return ngx_http_oneid_store_failed(r, ctx, "checking a login state");
+    }
+
+    if (ctx->redis_rc != NGX_OK
+        || ctx->redis_value.len < NGX_HTTP_ONEID_SHA256_HEX_LEN + 2
+        || ctx->redis_value.data[NGX_HTTP_ONEID_SHA256_HEX_LEN] != '\n')
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: login state unknown, expired or already used");
+        return ngx_http_oneid_callback_bad_state(r, ctx);
+    }
+
+    if (ngx_http_oneid_sha256_hex(hash, ctx->binding.data, ctx->binding.len)
+        != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    if (CRYPTO_memcmp(hash, ctx->redis_value.data,
+                             NGX_HTTP_ONEID_SHA256_HEX_LEN) != 0)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oneid: login state belongs to another browser");
+        return ngx_http_oneid_callback_bad_state(r, ctx);
+    }
+
+    ctx->return_uri.data = ctx->redis_value.data
+                           + NGX_HTTP_ONEID_SHA256_HEX_LEN + 1;
+    ctx->return_uri.len = ctx->redis_value.len
+                          - NGX_HTTP_ONEID_SHA256_HEX_LEN - 1;
+
+    if (ngx_http_oneid_safe_return_uri(&ctx->return_uri) != NGX_OK) {
+        ngx_str_set(&ctx->return_uri, "/");
+    }
+
+    return ngx_http_oneid_idp_wait(r, ctx, ngx_http_oneid_callback_token,
+                                   "one_authorization_code", "code",
+                                   &ctx->code);
+}
+
+
+/*
+ * A callback we cannot use.  A user who is already signed in (a reused
+ * link, the back button) simply goes home; anybody else gets a page,
+ * never a redirect to OneID, so that a broken login cannot loop.
+ */
+
+static ngx_int_t
+ngx_http_oneid_callback_bad_state(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    if (ngx_http_oneid_session_cookie(r, ctx) != NGX_OK) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_BAD_CALLBACK);
+    }
+
+    return ngx_http_oneid_load_session(r, ctx,
+                                     ngx_http_oneid_callback_bad_state_session);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_callback_bad_state_session(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_str_t  home;
+
+    ctx->next = NULL;
+
+    if (ngx_http_oneid_session_usable(r, ctx) != NGX_OK) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_BAD_CALLBACK);
+    }
+
+    ngx_str_set(&home, "/");
+
+    return ngx_http_oneid_redirect(r, &home);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_callback_token(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    ctx->next = NULL;
+
+    if (ngx_http_oneid_idp_parse_token(r, ctx, &ctx->access_token) != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r,
+                                        NGX_HTTP_ONEID_PAGE_IDP_UNAVAILABLE);
+    }
+
+    return ngx_http_oneid_idp_wait(r, ctx, ngx_http_oneid_callback_identity,
+                                   "one_access_token_identify",
+                                   "access_token", &ctx->access_token);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_callback_identity(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    u_char     *p;
+    ngx_int_t   rc;
+    ngx_str_t   argv[5], old;
+
+    ctx->next = NULL;
+
+    rc = ngx_http_oneid_idp_parse_identity(r, ctx, &ctx->identity);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_REFUSED);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_oneid_send_page(r,
+                                        NGX_HTTP_ONEID_PAGE_IDP_UNAVAILABLE);
+    }
+
+    ctx->identity.access_token = ctx->access_token;
+    ctx->identity.login_time = ngx_time();
+
+    /* a new login replaces whatever session this browser had */
+
+    if (ngx_http_oneid_session_cookie(r, ctx) == NGX_OK
+        && ngx_http_oneid_session_key(r->pool, ctx->redis,
+                                      NGX_HTTP_ONEID_SESSION,
+                                      &ctx->sid, &old)
+           == NGX_OK)
+    {
+        ngx_http_oneid_redis_forget(ctx, "DEL", &old);
+    }
+
+    if (ngx_http_oneid_random_token(r, &ctx->sid) != NGX_OK
+        || ngx_http_oneid_session_key(r->pool, ctx->redis,
+                                      NGX_HTTP_ONEID_SESSION,
+                                      &ctx->sid, &argv[1])
+           != NGX_OK
+        || ngx_http_oneid_session_encode(r->pool, &ctx->identity, &argv[2])
+           != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (p == NULL) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    ngx_str_set(&argv[0], "SET");
+    ngx_str_set(&argv[3], "EX");
+    argv[4].data = p;
+    argv[4].len = ngx_sprintf(p, "%T", ctx->conf->session_timeout) - p;
+
+    return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_callback_saved,
+                                     5, argv);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_http_oneid_loc_conf_t  *olcf;
+
+    olcf = ctx->conf;
+    ctx->next = NULL;
+
+    if (ctx->redis_rc != NGX_OK) {
+        /* no cookie: a cookie pointing at nothing would only confuse */
+        return ngx_http_oneid_store_failed(r, ctx, "creating a session");
+    }
+
+    if (ngx_http_oneid_set_cookie(r, olcf, &olcf->cookie_name, &ctx->sid, -1)
+        != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "oneid: user \"%V\" signed in with %V",
+                  &ctx->identity.field[NGX_HTTP_ONEID_USER_ID],
+                  &ctx->identity.field[NGX_HTTP_ONEID_AUTH_METHOD]);
+
+    return ngx_http_oneid_redirect(r, &ctx->return_uri);
+}
+
+
+/* oneid_logout */
+
+static ngx_int_t
+ngx_http_oneid_logout(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_str_t                   argv[2], empty;
+    ngx_http_oneid_loc_conf_t  *olcf;
+
+    olcf = ctx->conf;
+
+    /* the browser forgets the session whatever happens next */
+
+    ngx_str_null(&empty);
+
+    if (ngx_http_oneid_set_cookie(r, olcf, &olcf->cookie_name, &empty, 0)
+        != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    if (ngx_http_oneid_session_cookie(r, ctx) != NGX_OK) {
+        return ngx_http_oneid_logout_done(r, ctx);
+    }
+
+    if (ngx_http_oneid_session_key(r->pool, ctx->redis,
+                                   NGX_HTTP_ONEID_SESSION,
+                                   &ctx->sid, &argv[1])
+        != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    ngx_str_set(&argv[0], "GETDEL");
+
+    return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_logout_removed,
+                                     2, argv);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_logout_removed(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    ctx->next = NULL;
+
+    if (ctx->redis_rc == NGX_ERROR) {
+        return ngx_http_oneid_store_failed(r, ctx, "ending a session");
+    }
+
+    if (ctx->redis_rc != NGX_OK
+        || ngx_http_oneid_session_decode(&ctx->redis_value, &ctx->identity)
+           != NGX_OK
+        || ctx->identity.access_token.len == 0)
+    {
+        return ngx_http_oneid_logout_done(r, ctx);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "oneid: user \"%V\" signed out",
+                  &ctx->identity.field[NGX_HTTP_ONEID_USER_ID]);
+
+    /* end the OneID session too: the next person at a shared computer
+     * must not walk into it */
+
+    return ngx_http_oneid_idp_wait(r, ctx, ngx_http_oneid_logout_done,
+                                   "one_log_out", "access_token",
+                                   &ctx->identity.access_token);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_logout_done(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    ctx->next = NULL;
+
+    if (ctx->subrequest != NULL
+        && (ctx->idp_rc != NGX_OK || ctx->idp_status != NGX_HTTP_OK))
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oneid: OneID one_log_out failed (status %ui); the "
+                      "local session was ended anyway", ctx->idp_status);
+    }
+
+    return ngx_http_oneid_redirect(r, &ctx->conf->logout_redirect);
+}

@@ -1,0 +1,445 @@
+
+/*
+ * Copyright (C) The ngx_http_oneid_module authors
+ *
+ * Request headers: removing client copies of the identity headers, adding
+ * the real ones, and a few questions asked of the request headers.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oneid_module.h"
+
+
+static ngx_int_t ngx_http_oneid_is_identity_header(ngx_str_t *key);
+static ngx_int_t ngx_http_oneid_is_dropped(ngx_table_elt_t *h);
+static ngx_int_t ngx_http_oneid_rebuild_headers(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oneid_reindex_cookies(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oneid_push_header(ngx_http_request_t *r,
+    ngx_http_oneid_field_t *f, ngx_str_t *value, ngx_uint_t encoding);
+static ngx_int_t ngx_http_oneid_header_has(ngx_http_request_t *r,
+    const char *lowcase, const char *token);
+
+
+#define ngx_http_oneid_upper_or_lower(c, l)  ((c) == (l) || (c) == (l) - 32)
+
+/*
+ * Printable ASCII but "%": with percent encoding a value is unambiguous
+ * and survives any upstream that mangles non-ASCII header bytes.
+ */
+static uint32_t  ngx_http_oneid_header_plain[] = {
+    0x00000000, /* 0000 0000 0000 0000  0000 0000 0000 0000 */
+
+                /* ?>=< ;:98 7654 3210  /.-, +*)( '&%$ #"!  */
+    0xffffffdf, /* 1111 1111 1111 1111  1111 1111 1101 1111 */
+
+                /* _^]\ [ZYX WVUT SRQP  ONML KJIH GFED CBA@ */
+    0xffffffff, /* 1111 1111 1111 1111  1111 1111 1111 1111 */
+
+                /*  ~}| {zyx wvut srqp  onml kjih gfed cba` */
+    0x7fffffff, /* 0111 1111 1111 1111  1111 1111 1111 1111 */
+
+    0x00000000, 0x00000000, 0x00000000, 0x00000000
+};
+
+
+/* "X-OneID", "x_oneid-pin", "X-ONEID_ANYTHING" ... */
+
+static ngx_int_t
+ngx_http_oneid_is_identity_header(ngx_str_t *key)
+{
+    u_char  *k;
+
+    if (key->len < 7) {
+        return 0;
+    }
+
+    k = key->data;
+
+    return ngx_http_oneid_upper_or_lower(k[0], 'x')
+           && (k[1] == '-' || k[1] == '_')
+           && ngx_strncasecmp(k + 2, (u_char *) "oneid", 5) == 0
+           && (key->len == 7 || k[7] == '-' || k[7] == '_');
+}
+
+
+static ngx_int_t
+ngx_http_oneid_is_dropped(ngx_table_elt_t *h)
+{
+    if (ngx_http_oneid_is_identity_header(&h->key)) {
+        return 1;
+    }
+
+    /* a Cookie header that held only our cookies */
+
+    return h->value.len == 0
+           && h->key.len == sizeof("Cookie") - 1
+           && ngx_strncasecmp(h->key.data, (u_char *) "Cookie", 6) == 0;
+}
+
+
+/*
+ * ngx_list_t cannot delete, and r->headers_in fields point into the list,
+ * so the surviving headers are copied into a new list: the old elements
+ * stay where they are for whoever points at them.  Only the cookie index
+ * is moved to the copies, since cookies are edited later on.
+ */
+
+static ngx_int_t
+ngx_http_oneid_rebuild_headers(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_t        old;
+    ngx_table_elt_t  *h, *nh;
+    ngx_list_part_t  *part;
+
+    /* the list header is copied; its parts are only read from now on */
+
+    old = r->headers_in.headers;
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool, 20,
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    part = &old.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (ngx_http_oneid_is_dropped(&h[i])) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "oneid: removed request header \"%V: %V\"",
+                           &h[i].key, &h[i].value);
+            continue;
+        }
+
+        nh = ngx_list_push(&r->headers_in.headers);
+        if (nh == NULL) {
+            return NGX_ERROR;
+        }
+
+        *nh = h[i];
+    }
+
+    return ngx_http_oneid_reindex_cookies(r);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_reindex_cookies(ngx_http_request_t *r)
+{
+    ngx_uint_t         i;
+    ngx_table_elt_t   *h;
+    ngx_list_part_t   *part;
+#if (nginx_version >= 1023000)
+    ngx_table_elt_t  **next;
+
+    next = &r->headers_in.cookie;
+#else
+    ngx_table_elt_t  **ph;
+
+    r->headers_in.cookies.nelts = 0;
+#endif
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("Cookie") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Cookie", 6) != 0)
+        {
+            continue;
+        }
+
+#if (nginx_version >= 1023000)
+        *next = &h[i];
+        next = &h[i].next;
+#else
+        ph = ngx_array_push(&r->headers_in.cookies);
+        if (ph == NULL) {
+            return NGX_ERROR;
+        }
+
+        *ph = &h[i];
+#endif
+    }
+
+#if (nginx_version >= 1023000)
+    *next = NULL;
+#endif
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oneid_strip_identity_headers(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+    ngx_list_part_t  *part;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NGX_OK;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (ngx_http_oneid_is_identity_header(&h[i].key)) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "oneid: client sent identity header \"%V\", "
+                          "removed", &h[i].key);
+
+            return ngx_http_oneid_rebuild_headers(r);
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_http_oneid_set_identity_headers(ngx_http_request_t *r,
+    ngx_http_oneid_loc_conf_t *olcf, ngx_http_oneid_identity_t *id)
+{
+    ngx_int_t   rc, rebuild;
+    ngx_uint_t  i;
+
+    rebuild = 0;
+
+    rc = ngx_http_oneid_hide_cookie(r, &olcf->cookie_name);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    rebuild |= (rc == NGX_DECLINED);
+
+    rc = ngx_http_oneid_hide_cookie(r, &olcf->state_cookie_name);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    rebuild |= (rc == NGX_DECLINED);
+
+    /* after an internal redirect our own headers from before are there */
+
+    if (r->internal) {
+        rebuild = 1;
+    }
+
+    if (rebuild && ngx_http_oneid_rebuild_headers(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!olcf->pass_headers) {
+        return NGX_OK;
+    }
+
+    for (i = 0; i < NGX_HTTP_ONEID_NFIELDS; i++) {
+        if (id->field[i].len == 0) {
+            continue;
+        }
+
+        if (ngx_http_oneid_push_header(r, &ngx_http_oneid_fields[i],
+                                       &id->field[i], olcf->header_encoding)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_push_header(ngx_http_request_t *r, ngx_http_oneid_field_t *f,
+    ngx_str_t *value, ngx_uint_t encoding)
+{
+    u_char           *p, *src, *last;
+    size_t            len;
+    ngx_table_elt_t  *h;
+
+    static u_char     hex[] = "0123456789ABCDEF";
+
+    h = ngx_list_push(&r->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->key = f->header;
+    h->lowcase_key = f->lowcase_header.data;
+    h->hash = f->hash;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    src = value->data;
+    last = value->data + value->len;
+
+    if (encoding == NGX_HTTP_ONEID_ENCODE_RAW) {
+        h->value = *value;
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (p = src; p < last; p++) {
+        if (!(ngx_http_oneid_header_plain[*p >> 5] & (1U << (*p & 0x1f)))) {
+            len += 2;
+        }
+    }
+
+    if (len == 0) {
+        h->value = *value;
+        return NGX_OK;
+    }
+
+    h->value.len = value->len + len;
+    h->value.data = ngx_pnalloc(r->pool, h->value.len);
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = h->value.data;
+
+    for ( /* void */ ; src < last; src++) {
+        if (ngx_http_oneid_header_plain[*src >> 5] & (1U << (*src & 0x1f))) {
+            *p++ = *src;
+            continue;
+        }
+
+        *p++ = '%';
+        *p++ = hex[*src >> 4];
+        *p++ = hex[*src & 0xf];
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_table_elt_t *
+ngx_http_oneid_find_header(ngx_http_request_t *r, u_char *lowcase, size_t len)
+{
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+    ngx_list_part_t  *part;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncmp(h[i].lowcase_key, lowcase, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_oneid_header_has(ngx_http_request_t *r, const char *lowcase,
+    const char *token)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_oneid_find_header(r, (u_char *) lowcase, ngx_strlen(lowcase));
+
+    if (h == NULL) {
+        return 0;
+    }
+
+    return ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                            (u_char *) token, ngx_strlen(token) - 1)
+           != NULL;
+}
+
+
+/* scripts get 401 and JSON: a redirect to a login page is no use to them */
+
+ngx_int_t
+ngx_http_oneid_wants_json(ngx_http_request_t *r)
+{
+    if (ngx_http_oneid_header_has(r, "x-requested-with", "xmlhttprequest")) {
+        return 1;
+    }
+
+    return ngx_http_oneid_header_has(r, "accept", "json")
+           && !ngx_http_oneid_header_has(r, "accept", "html");
+}
+
+
+/*
+ * Where a browser may be sent after login: a path on this host.  "//x" and
+ * "/\x" are network-path references to another host in browsers.
+ */
+
+ngx_int_t
+ngx_http_oneid_safe_return_uri(ngx_str_t *uri)
+{
+    u_char  *p, *last;
+
+    if (uri->len == 0 || uri->len > 2048 || uri->data[0] != '/') {
+        return NGX_DECLINED;
+    }
+
+    if (uri->len > 1 && (uri->data[1] == '/' || uri->data[1] == '\\')) {
+        return NGX_DECLINED;
+    }
+
+    last = uri->data + uri->len;
+
+    for (p = uri->data; p < last; p++) {
+        if (*p <= ' ' || *p >= 0x7f || *p == '\\') {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}

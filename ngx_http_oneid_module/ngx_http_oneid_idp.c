@@ -1,0 +1,761 @@
+
+/*
+ * Copyright (C) The ngx_http_oneid_module authors
+ *
+ * Talking to OneID: the authorize redirect, back-channel calls made as
+ * in-memory subrequests to the oneid_backend location, and parsing what
+ * comes back.  OneID is not OpenID Connect: every scalar is a string, any
+ * field but "pin" may be missing, "" or null, and formats drift.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+#include "ngx_http_oneid_module.h"
+
+
+/* longer OneID values are cut: they end up in upstream request headers */
+#define NGX_HTTP_ONEID_MAX_FIELD  1024
+#define NGX_HTTP_ONEID_MAX_TOKEN  512
+
+
+static ngx_int_t ngx_http_oneid_idp_done(ngx_http_request_t *sr, void *data,
+    ngx_int_t rc);
+static ngx_int_t ngx_http_oneid_idp_response(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, const char *what, json_t **root);
+static void ngx_http_oneid_idp_log_error_body(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, const char *what);
+static ngx_int_t ngx_http_oneid_json_string(ngx_http_request_t *r,
+    json_t *obj, const char *key, ngx_str_t *out);
+static ngx_int_t ngx_http_oneid_json_legal(ngx_http_request_t *r,
+    json_t *root, ngx_http_oneid_identity_t *id);
+static ngx_int_t ngx_http_oneid_json_is_true(json_t *v);
+static ngx_int_t ngx_http_oneid_check_ret_cd(ngx_http_request_t *r,
+    json_t *root);
+static ngx_int_t ngx_http_oneid_check_pin(ngx_http_request_t *r,
+    ngx_str_t *pin);
+static ngx_int_t ngx_http_oneid_copy_clean(ngx_http_request_t *r,
+    const char *src, size_t len, ngx_str_t *out);
+static size_t ngx_http_oneid_form_len(u_char *src, size_t len);
+
+
+static ngx_str_t  ngx_http_oneid_post_method = ngx_string("POST");
+static ngx_str_t  ngx_http_oneid_form_type =
+    ngx_string("application/x-www-form-urlencoded");
+static ngx_str_t  ngx_http_oneid_json_type = ngx_string("application/json");
+
+
+/* RFC 3986 unreserved characters stay, everything else is %XX */
+
+static uint32_t  ngx_http_oneid_unreserved[] = {
+    0x00000000, /* 0000 0000 0000 0000  0000 0000 0000 0000 */
+
+                /* ?>=< ;:98 7654 3210  /.-, +*)( '&%$ #"!  */
+    0x03ff6000, /* 0000 0011 1111 1111  0110 0000 0000 0000 */
+
+                /* _^]\ [ZYX WVUT SRQP  ONML KJIH GFED CBA@ */
+    0x87fffffe, /* 1000 0111 1111 1111  1111 1111 1111 1110 */
+
+                /*  ~}| {zyx wvut srqp  onml kjih gfed cba` */
+    0x47fffffe, /* 0100 0111 1111 1111  1111 1111 1111 1110 */
+
+    0x00000000, 0x00000000, 0x00000000, 0x00000000
+};
+
+
+static size_t
+ngx_http_oneid_form_len(u_char *src, size_t len)
+{
+    size_t   n;
+    u_char  *last;
+
+    n = len;
+
+    for (last = src + len; src < last; src++) {
+        if (!(ngx_http_oneid_unreserved[*src >> 5] & (1U << (*src & 0x1f)))) {
+            n += 2;
+        }
+    }
+
+    return n;
+}
+
+
+u_char *
+ngx_http_oneid_form_escape(u_char *dst, u_char *src, size_t len)
+{
+    u_char  *last;
+
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    for (last = src + len; src < last; src++) {
+        if (ngx_http_oneid_unreserved[*src >> 5] & (1U << (*src & 0x1f))) {
+            *dst++ = *src;
+            continue;
+        }
+
+        *dst++ = '%';
+        *dst++ = hex[*src >> 4];
+        *dst++ = hex[*src & 0xf];
+    }
+
+    return dst;
+}
+
+
+typedef struct {
+    const char  *name;
+    ngx_str_t   *value;
+} ngx_http_oneid_param_t;
+
+
+static ngx_int_t
+ngx_http_oneid_form(ngx_pool_t *pool, ngx_http_oneid_param_t *params,
+    ngx_uint_t n, ngx_str_t *out)
+{
+    u_char      *p;
+    size_t       len;
+    ngx_uint_t   i;
+
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        len += 2 + ngx_strlen(params[i].name)
+               + ngx_http_oneid_form_len(params[i].value->data,
+                                         params[i].value->len);
+    }
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = '&';
+        }
+
+        p = ngx_cpymem(p, params[i].name, ngx_strlen(params[i].name));
+        *p++ = '=';
+        p = ngx_http_oneid_form_escape(p, params[i].value->data,
+                                       params[i].value->len);
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oneid_authorize_location(ngx_http_request_t *r,
+    ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *state, ngx_str_t *location)
+{
+    u_char                  *p;
+    ngx_str_t                query, response_type;
+    ngx_http_oneid_param_t   params[5];
+
+    ngx_str_set(&response_type, "one_code");
+
+    params[0].name = "response_type";
+    params[0].value = &response_type;
+    params[1].name = "client_id";
+    params[1].value = &olcf->client_id;
+    params[2].name = "redirect_uri";
+    params[2].value = &olcf->redirect_uri;
+    params[3].name = "scope";
+    params[3].value = &olcf->scope;
+    params[4].name = "state";
+    params[4].value = state;
+
+    if (ngx_http_oneid_form(r->pool, params, 5, &query) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    location->len = olcf->authorize_url.len + 1 + query.len;
+    location->data = ngx_pnalloc(r->pool, location->len);
+    if (location->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(location->data, olcf->authorize_url.data,
+                   olcf->authorize_url.len);
+
+    *p++ = ngx_strlchr(olcf->authorize_url.data,
+                       olcf->authorize_url.data + olcf->authorize_url.len,
+                       '?')
+           ? '&' : '?';
+
+    ngx_memcpy(p, query.data, query.len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * POST grant_type=<grant>&client_id&client_secret&<param>=<value>&... to
+ * the oneid_backend location.  The secret is built here, never in the
+ * configuration of the proxy location, and the subrequest gets request
+ * headers of its own: the user's cookies must not reach OneID.
+ */
+
+ngx_int_t
+ngx_http_oneid_idp_call(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    const char *grant, const char *param, ngx_str_t *value)
+{
+    ngx_buf_t                   *b;
+    ngx_str_t                    body, grant_type;
+    ngx_uint_t                   n;
+    ngx_table_elt_t             *h;
+    ngx_http_request_t          *sr;
+    ngx_http_request_body_t     *rb;
+    ngx_http_oneid_param_t       params[6];
+    ngx_http_post_subrequest_t  *ps;
+    ngx_http_oneid_loc_conf_t   *olcf;
+
+    olcf = ctx->conf;
+
+    grant_type.data = (u_char *) grant;
+    grant_type.len = ngx_strlen(grant);
+
+    n = 0;
+    params[n].name = "grant_type";
+    params[n++].value = &grant_type;
+    params[n].name = "client_id";
+    params[n++].value = &olcf->client_id;
+    params[n].name = "client_secret";
+    params[n++].value = &olcf->client_secret;
+    params[n].name = param;
+    params[n++].value = value;
+
+    if (ngx_strcmp(grant, "one_authorization_code") == 0) {
+        params[n].name = "redirect_uri";
+        params[n++].value = &olcf->redirect_uri;
+    }
+
+    params[n].name = "scope";
+    params[n++].value = &olcf->scope;
+
+    if (ngx_http_oneid_form(r->pool, params, n, &body) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        return NGX_ERROR;
+    }
+
+    ps->handler = ngx_http_oneid_idp_done;
+    ps->data = ctx;
+
+    if (ngx_http_subrequest(r, &olcf->backend, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_IN_MEMORY
+                            |NGX_HTTP_SUBREQUEST_WAITED)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    sr->method = NGX_HTTP_POST;
+    sr->method_name = ngx_http_oneid_post_method;
+
+    ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
+
+    if (ngx_list_init(&sr->headers_in.headers, r->pool, 2,
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+#if (nginx_version < 1023000)
+    if (ngx_array_init(&sr->headers_in.cookies, r->pool, 1,
+                       sizeof(ngx_table_elt_t *))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+#endif
+
+    h = ngx_list_push(&sr->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&h->key, "Content-Type");
+    h->value = ngx_http_oneid_form_type;
+    h->lowcase_key = (u_char *) "content-type";
+    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    sr->headers_in.content_type = h;
+
+    h = ngx_list_push(&sr->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&h->key, "Accept");
+    h->value = ngx_http_oneid_json_type;
+    h->lowcase_key = (u_char *) "accept";
+    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    sr->headers_in.content_length_n = body.len;
+    sr->headers_in.keep_alive_n = -1;
+
+    rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+    if (rb == NULL) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->temporary = 1;
+    b->last_buf = 1;
+    b->start = body.data;
+    b->pos = body.data;
+    b->last = body.data + body.len;
+    b->end = b->last;
+
+    rb->bufs = ngx_alloc_chain_link(r->pool);
+    if (rb->bufs == NULL) {
+        return NGX_ERROR;
+    }
+
+    rb->bufs->buf = b;
+    rb->bufs->next = NULL;
+    rb->rest = 0;
+
+    sr->request_body = rb;
+
+    ctx->subrequest = sr;
+    ctx->idp_rc = NGX_AGAIN;
+    ctx->idp_status = 0;
+    ctx->idp_too_big = 0;
+    ngx_str_null(&ctx->idp_body);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oneid: calling OneID grant_type=%s", grant);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Runs on every finalization of the subrequest: only the first counts.
+ * Errors are turned into NGX_OK so that nginx finishes the subrequest
+ * quietly and wakes the parent, which answers the user with a page;
+ * NGX_ERROR here would terminate the user's request with no answer.
+ */
+
+static ngx_int_t
+ngx_http_oneid_idp_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+{
+    ngx_http_oneid_ctx_t *ctx = data;
+
+    ngx_buf_t                 *b;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (ctx->subrequest != sr || ctx->idp_rc != NGX_AGAIN) {
+        return rc;
+    }
+
+    ctx->waiting = 0;
+
+    if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ctx->idp_rc = NGX_ERROR;
+        ctx->idp_status = (rc > 0) ? (ngx_uint_t) rc : 0;
+
+        clcf = ngx_http_get_module_loc_conf(sr, ngx_http_core_module);
+        b = sr->out ? sr->out->buf : NULL;
+
+        if (rc == NGX_ERROR
+            && ((b != NULL && b->last == b->end)
+                || (sr->upstream != NULL
+                    && sr->upstream->headers_in.content_length_n
+                       > (off_t) clcf->subrequest_output_buffer_size)))
+        {
+            ctx->idp_too_big = clcf->subrequest_output_buffer_size;
+        }
+
+        return sr->connection->error ? rc : NGX_OK;
+    }
+
+    ctx->idp_rc = NGX_OK;
+    ctx->idp_status = sr->headers_out.status;
+
+    if (sr->out != NULL && sr->out->buf != NULL) {
+        ctx->idp_body.data = sr->out->buf->pos;
+        ctx->idp_body.len = sr->out->buf->last - sr->out->buf->pos;
+    }
+
+    return rc;
+}
+
+
+/*
+ * Common checks of a back-channel answer.  NGX_ERROR: log written, the
+ * user gets 502.
+ */
+
+static ngx_int_t
+ngx_http_oneid_idp_response(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    const char *what, json_t **root)
+{
+    json_t        *json;
+    json_error_t   err;
+
+    if (ctx->idp_too_big) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oneid: OneID %s response is larger than "
+                      "subrequest_output_buffer_size (%uz) of location "
+                      "\"%V\"; raise it there", what, ctx->idp_too_big,
+                      &ctx->conf->backend);
+        return NGX_ERROR;
+    }
+
+    if (ctx->idp_rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oneid: OneID %s request through \"%V\" failed%s%ui",
+                      what, &ctx->conf->backend,
+                      ctx->idp_status ? " with status " : "",
+                      ctx->idp_status);
+        return NGX_ERROR;
+    }
+
+    if (ctx->idp_status != NGX_HTTP_OK) {
+        ngx_http_oneid_idp_log_error_body(r, ctx, what);
+        return NGX_ERROR;
+    }
+
+    json = json_loadb((const char *) ctx->idp_body.data, ctx->idp_body.len,
+                      JSON_REJECT_DUPLICATES, &err);
+
+    if (json == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oneid: OneID %s response is not valid JSON "
+                      "(%uz bytes): %s at byte %d",
+                      what, ctx->idp_body.len, err.text, err.position);
+        return NGX_ERROR;
+    }
+
+    if (!json_is_object(json)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oneid: OneID %s response is not a JSON object", what);
+        json_decref(json);
+        return NGX_ERROR;
+    }
+
+    *root = json;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_oneid_idp_log_error_body(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, const char *what)
+{
+    json_t     *json;
+    ngx_str_t   error;
+
+    ngx_str_null(&error);
+
+    json = json_loadb((const char *) ctx->idp_body.data, ctx->idp_body.len,
+                      0, NULL);
+
+    if (json != NULL) {
+        if (json_is_object(json)) {
+            (void) ngx_http_oneid_json_string(r, json, "error", &error);
+        }
+
+        json_decref(json);
+    }
+
+    if (error.len > 64) {
+        error.len = 64;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "oneid: OneID %s request answered with status %ui%s%V%s",
+                  what, ctx->idp_status,
+                  error.len ? " and error \"" : "", &error,
+                  error.len ? "\"" : "");
+}
+
+
+ngx_int_t
+ngx_http_oneid_idp_parse_token(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_str_t *token)
+{
+    json_t     *root;
+    ngx_int_t   rc;
+
+    if (ngx_http_oneid_idp_response(r, ctx, "token", &root) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_oneid_json_string(r, root, "access_token", token);
+
+    json_decref(root);
+
+    if (rc != NGX_OK || token->len == 0
+        || token->len > NGX_HTTP_ONEID_MAX_TOKEN)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oneid: OneID token response has no usable "
+                      "\"access_token\"");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * NGX_OK: identity accepted; NGX_DECLINED: OneID answered but did not
+ * vouch for a person (403); NGX_ERROR: broken answer (502).
+ */
+
+ngx_int_t
+ngx_http_oneid_idp_parse_identity(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_identity_t *id)
+{
+    json_t     *root;
+    ngx_int_t   rc;
+
+    static const char  *keys[NGX_HTTP_ONEID_NFIELDS] = {
+        "pin", "user_id", "full_name", "first_name", "sur_name",
+        "mid_name", "user_type", "auth_method", NULL, NULL
+    };
+
+    if (ngx_http_oneid_idp_response(r, ctx, "identify", &root) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_oneid_check_ret_cd(r, root);
+
+    if (rc == NGX_OK) {
+        for (ngx_uint_t i = 0; i < NGX_HTTP_ONEID_NFIELDS; i++) {
+            if (keys[i] == NULL) {
+                continue;
+            }
+
+            rc = ngx_http_oneid_json_string(r, root, keys[i], &id->field[i]);
+            if (rc != NGX_OK) {
+                break;
+            }
+        }
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_oneid_json_legal(r, root, id);
+    }
+
+    json_decref(root);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_oneid_check_pin(r, &id->field[NGX_HTTP_ONEID_PIN]);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_check_ret_cd(ngx_http_request_t *r, json_t *root)
+{
+    json_t  *v;
+
+    v = json_object_get(root, "ret_cd");
+
+    if (v == NULL
+        || (json_is_string(v) && ngx_strcmp(json_string_value(v), "0") == 0)
+        || (json_is_integer(v) && json_integer_value(v) == 0))
+    {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "oneid: OneID refused the identity: ret_cd is \"%s\"",
+                  json_is_string(v) ? json_string_value(v) : "not \"0\"");
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_check_pin(ngx_http_request_t *r, ngx_str_t *pin)
+{
+    ngx_uint_t  i;
+
+    if (pin->len != 14) {
+        goto refused;
+    }
+
+    for (i = 0; i < 14; i++) {
+        if (pin->data[i] < '0' || pin->data[i] > '9') {
+            goto refused;
+        }
+    }
+
+    return NGX_OK;
+
+refused:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "oneid: OneID identity refused: \"pin\" is not 14 digits "
+                  "(%uz characters)", pin->len);
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * A string field.  Missing, null and "" are all "no value"; any other
+ * type is a format we do not understand and fails the login (502).
+ */
+
+static ngx_int_t
+ngx_http_oneid_json_string(ngx_http_request_t *r, json_t *obj,
+    const char *key, ngx_str_t *out)
+{
+    json_t  *v;
+
+    ngx_str_null(out);
+
+    v = json_object_get(obj, key);
+
+    if (v == NULL || json_is_null(v)) {
+        return NGX_OK;
+    }
+
+    if (!json_is_string(v)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oneid: OneID field \"%s\" is not a string", key);
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oneid_copy_clean(r, json_string_value(v),
+                                     json_string_length(v), out);
+}
+
+
+/*
+ * The basic legal entity: the legal_info entry with is_basic true, else
+ * the organisation the user signed in for with an e-signature.
+ */
+
+static ngx_int_t
+ngx_http_oneid_json_legal(ngx_http_request_t *r, json_t *root,
+    ngx_http_oneid_identity_t *id)
+{
+    json_t      *list, *entry;
+    size_t       i;
+    ngx_int_t    rc;
+    ngx_str_t   *tin, *name;
+
+    tin = &id->field[NGX_HTTP_ONEID_LEGAL_TIN];
+    name = &id->field[NGX_HTTP_ONEID_LEGAL_NAME];
+
+    list = json_object_get(root, "legal_info");
+
+    if (list != NULL && !json_is_null(list) && !json_is_array(list)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oneid: OneID field \"legal_info\" is not an array");
+        return NGX_ERROR;
+    }
+
+    json_array_foreach(list, i, entry) {
+        if (!json_is_object(entry)
+            || !ngx_http_oneid_json_is_true(json_object_get(entry,
+                                                            "is_basic")))
+        {
+            continue;
+        }
+
+        rc = ngx_http_oneid_json_string(r, entry, "tin", tin);
+        if (rc == NGX_OK && tin->len == 0) {
+            rc = ngx_http_oneid_json_string(r, entry, "le_tin", tin);
+        }
+
+        if (rc == NGX_OK) {
+            rc = ngx_http_oneid_json_string(r, entry, "acron_UZ", name);
+        }
+
+        if (rc == NGX_OK && name->len == 0) {
+            rc = ngx_http_oneid_json_string(r, entry, "le_name", name);
+        }
+
+        return rc;
+    }
+
+    return ngx_http_oneid_json_string(r, root, "pkcs_legal_tin", tin);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_json_is_true(json_t *v)
+{
+    if (json_is_true(v)) {
+        return 1;
+    }
+
+    return json_is_string(v) && ngx_strcmp(json_string_value(v), "true") == 0;
+}
+
+
+/*
+ * Control characters go, so that no value can split a header or a
+ * session record; the length is capped on a UTF-8 character boundary.
+ */
+
+static ngx_int_t
+ngx_http_oneid_copy_clean(ngx_http_request_t *r, const char *src, size_t len,
+    ngx_str_t *out)
+{
+    u_char  *p, *s, *last;
+
+    if (len > NGX_HTTP_ONEID_MAX_FIELD) {
+        len = NGX_HTTP_ONEID_MAX_FIELD;
+
+        while (len && (((u_char) src[len]) & 0xc0) == 0x80) {
+            len--;
+        }
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+
+    s = (u_char *) src;
+    last = s + len;
+
+    for ( /* void */ ; s < last; s++) {
+        if (*s < 0x20 || *s == 0x7f) {
+            continue;
+        }
+
+        *p++ = *s;
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}

@@ -1,0 +1,741 @@
+
+/*
+ * Copyright (C) The ngx_http_oneid_module authors
+ *
+ * Directives, configuration, variables and module initialisation.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oneid_module.h"
+
+
+static ngx_int_t ngx_http_oneid_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_oneid_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_oneid_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_oneid_post_read_handler(ngx_http_request_t *r);
+static void *ngx_http_oneid_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_oneid_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_oneid_check_conf(ngx_conf_t *cf,
+    ngx_http_oneid_loc_conf_t *conf);
+static char *ngx_http_oneid(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_oneid_role(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oneid_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oneid_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oneid_check_url(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_oneid_check_path(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_oneid_check_cookie_name(ngx_conf_t *cf, void *post,
+    void *data);
+static void ngx_http_oneid_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_post_handler_pt  ngx_http_oneid_url_post =
+    ngx_http_oneid_check_url;
+static ngx_conf_post_handler_pt  ngx_http_oneid_path_post =
+    ngx_http_oneid_check_path;
+static ngx_conf_post_handler_pt  ngx_http_oneid_cookie_name_post =
+    ngx_http_oneid_check_cookie_name;
+
+
+static ngx_conf_enum_t  ngx_http_oneid_header_encodings[] = {
+    { ngx_string("percent"), NGX_HTTP_ONEID_ENCODE_PERCENT },
+    { ngx_string("raw"), NGX_HTTP_ONEID_ENCODE_RAW },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_oneid_commands[] = {
+
+    { ngx_string("oneid"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_oneid,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oneid_callback"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_oneid_role,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_ONEID_ROLE_CALLBACK,
+      NULL },
+
+    { ngx_string("oneid_logout"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_oneid_role,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_ONEID_ROLE_LOGOUT,
+      NULL },
+
+    { ngx_string("oneid_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_oneid_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oneid_client_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, client_id),
+      NULL },
+
+    { ngx_string("oneid_client_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, client_secret),
+      NULL },
+
+    { ngx_string("oneid_client_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oneid_secret_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oneid_scope"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, scope),
+      NULL },
+
+    { ngx_string("oneid_redirect_uri"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, redirect_uri),
+      &ngx_http_oneid_url_post },
+
+    { ngx_string("oneid_authorize_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, authorize_url),
+      &ngx_http_oneid_url_post },
+
+    { ngx_string("oneid_backend"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, backend),
+      &ngx_http_oneid_path_post },
+
+    { ngx_string("oneid_logout_redirect"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, logout_redirect),
+      &ngx_http_oneid_path_post },
+
+    { ngx_string("oneid_session_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, session_timeout),
+      NULL },
+
+    { ngx_string("oneid_session_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, session_lifetime),
+      NULL },
+
+    { ngx_string("oneid_state_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, state_timeout),
+      NULL },
+
+    { ngx_string("oneid_cookie_name"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, cookie_name),
+      &ngx_http_oneid_cookie_name_post },
+
+    { ngx_string("oneid_cookie_secure"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, cookie_secure),
+      NULL },
+
+    { ngx_string("oneid_pass_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, pass_headers),
+      NULL },
+
+    { ngx_string("oneid_header_encoding"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, header_encoding),
+      &ngx_http_oneid_header_encodings },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_oneid_module_ctx = {
+    ngx_http_oneid_add_variables,          /* preconfiguration */
+    ngx_http_oneid_init,                   /* postconfiguration */
+
+    ngx_http_oneid_create_main_conf,       /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_oneid_create_loc_conf,        /* create location configuration */
+    ngx_http_oneid_merge_loc_conf          /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_oneid_module = {
+    NGX_MODULE_V1,
+    &ngx_http_oneid_module_ctx,            /* module context */
+    ngx_http_oneid_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_oneid_exit_process,           /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+#define ngx_http_oneid_field(var, hdr, lowcase)                               \
+    { ngx_string(var), ngx_string(hdr), ngx_string(lowcase), 0 }
+
+ngx_http_oneid_field_t  ngx_http_oneid_fields[] = {
+    ngx_http_oneid_field("oneid_pin", "X-OneID-Pin", "x-oneid-pin"),
+    ngx_http_oneid_field("oneid_user_id", "X-OneID-User-Id",
+                         "x-oneid-user-id"),
+    ngx_http_oneid_field("oneid_full_name", "X-OneID-Full-Name",
+                         "x-oneid-full-name"),
+    ngx_http_oneid_field("oneid_first_name", "X-OneID-First-Name",
+                         "x-oneid-first-name"),
+    ngx_http_oneid_field("oneid_sur_name", "X-OneID-Sur-Name",
+                         "x-oneid-sur-name"),
+    ngx_http_oneid_field("oneid_mid_name", "X-OneID-Mid-Name",
+                         "x-oneid-mid-name"),
+    ngx_http_oneid_field("oneid_user_type", "X-OneID-User-Type",
+                         "x-oneid-user-type"),
+    ngx_http_oneid_field("oneid_auth_method", "X-OneID-Auth-Method",
+                         "x-oneid-auth-method"),
+    ngx_http_oneid_field("oneid_legal_tin", "X-OneID-Legal-Tin",
+                         "x-oneid-legal-tin"),
+    ngx_http_oneid_field("oneid_legal_name", "X-OneID-Legal-Name",
+                         "x-oneid-legal-name")
+};
+
+
+static ngx_int_t
+ngx_http_oneid_add_variables(ngx_conf_t *cf)
+{
+    ngx_uint_t               i;
+    ngx_http_variable_t     *var;
+    ngx_http_oneid_field_t  *f;
+
+    for (i = 0; i < NGX_HTTP_ONEID_NFIELDS; i++) {
+        f = &ngx_http_oneid_fields[i];
+
+        var = ngx_http_add_variable(cf, &f->variable,
+                                    NGX_HTTP_VAR_NOCACHEABLE);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = ngx_http_oneid_variable;
+        var->data = i;
+
+        f->hash = ngx_hash_key(f->lowcase_header.data, f->lowcase_header.len);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_str_t             *value;
+    ngx_http_oneid_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_oneid_module);
+
+    if (ctx == NULL || !ctx->authenticated) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    value = &ctx->identity.field[data];
+
+    v->len = value->len;
+    v->data = value->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_oneid_post_read_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_oneid_access_handler;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Identity headers are trusted by the upstream, so copies sent by clients
+ * are removed from every request, whether the location is protected or not.
+ */
+
+static ngx_int_t
+ngx_http_oneid_post_read_handler(ngx_http_request_t *r)
+{
+    if (ngx_http_oneid_strip_identity_headers(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static void *
+ngx_http_oneid_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_oneid_main_conf_t  *omcf;
+
+    omcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_oneid_main_conf_t));
+    if (omcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     omcf->redis = NULL;
+     */
+
+    return omcf;
+}
+
+
+static void *
+ngx_http_oneid_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_oneid_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_oneid_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->role = NGX_HTTP_ONEID_ROLE_NONE;
+     *     conf->client_id = { 0, NULL };
+     *     conf->client_secret = { 0, NULL };
+     *     conf->scope = { 0, NULL };
+     *     conf->redirect_uri = { 0, NULL };
+     *     conf->authorize_url = { 0, NULL };
+     *     conf->backend = { 0, NULL };
+     *     conf->logout_redirect = { 0, NULL };
+     *     conf->cookie_name = { 0, NULL };
+     *     conf->state_cookie_name = { 0, NULL };
+     *     conf->conf_file = NULL;
+     */
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->session_timeout = NGX_CONF_UNSET;
+    conf->session_lifetime = NGX_CONF_UNSET;
+    conf->state_timeout = NGX_CONF_UNSET;
+    conf->cookie_secure = NGX_CONF_UNSET;
+    conf->pass_headers = NGX_CONF_UNSET;
+    conf->header_encoding = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_oneid_loc_conf_t *prev = parent;
+    ngx_http_oneid_loc_conf_t *conf = child;
+
+    u_char  *p;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+
+    if (conf->conf_file == NULL) {
+        conf->conf_file = prev->conf_file;
+        conf->conf_line = prev->conf_line;
+    }
+
+    ngx_conf_merge_str_value(conf->client_id, prev->client_id, "");
+    ngx_conf_merge_str_value(conf->client_secret, prev->client_secret, "");
+    ngx_conf_merge_str_value(conf->scope, prev->scope, "");
+    ngx_conf_merge_str_value(conf->redirect_uri, prev->redirect_uri, "");
+    ngx_conf_merge_str_value(conf->authorize_url, prev->authorize_url,
+                         "https://sso.egov.uz/sso/oauth/Authorization.do");
+    ngx_conf_merge_str_value(conf->backend, prev->backend, "");
+    ngx_conf_merge_str_value(conf->logout_redirect, prev->logout_redirect,
+                             "/");
+
+    if (conf->scope.len == 0) {
+        conf->scope = conf->client_id;
+    }
+
+    ngx_conf_merge_sec_value(conf->session_timeout, prev->session_timeout,
+                             8 * 60 * 60);
+    ngx_conf_merge_sec_value(conf->session_lifetime, prev->session_lifetime,
+                             24 * 60 * 60);
+    ngx_conf_merge_sec_value(conf->state_timeout, prev->state_timeout,
+                             10 * 60);
+
+    ngx_conf_merge_str_value(conf->cookie_name, prev->cookie_name,
+                             "oneid_session");
+
+    if (conf->state_cookie_name.data == NULL) {
+        conf->state_cookie_name.len = conf->cookie_name.len
+                                      + sizeof("_state") - 1;
+        p = ngx_pnalloc(cf->pool, conf->state_cookie_name.len);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        conf->state_cookie_name.data = p;
+        p = ngx_cpymem(p, conf->cookie_name.data, conf->cookie_name.len);
+        ngx_memcpy(p, "_state", sizeof("_state") - 1);
+    }
+
+    ngx_conf_merge_value(conf->cookie_secure, prev->cookie_secure, 1);
+    ngx_conf_merge_value(conf->pass_headers, prev->pass_headers, 1);
+    ngx_conf_merge_uint_value(conf->header_encoding, prev->header_encoding,
+                              NGX_HTTP_ONEID_ENCODE_PERCENT);
+
+    if (conf->session_timeout <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oneid_session_timeout\" must be positive");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->state_timeout <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oneid_state_timeout\" must be positive");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->enable == 1 || conf->role != NGX_HTTP_ONEID_ROLE_NONE) {
+        return ngx_http_oneid_check_conf(cf, conf);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A protected location that cannot log anybody in is a configuration
+ * error: say which directive is missing and where the protection was set.
+ */
+
+static char *
+ngx_http_oneid_check_conf(ngx_conf_t *cf, ngx_http_oneid_loc_conf_t *conf)
+{
+    char                        *missing;
+    ngx_http_oneid_main_conf_t  *omcf;
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oneid_module);
+
+    missing = NULL;
+
+    if (omcf->redis == NULL) {
+        missing = "oneid_redis";
+
+    } else if (conf->client_id.len == 0) {
+        missing = "oneid_client_id";
+
+    } else if (conf->client_secret.len == 0) {
+        missing = "oneid_client_secret\" or \"oneid_client_secret_file";
+
+    } else if (conf->redirect_uri.len == 0) {
+        missing = "oneid_redirect_uri";
+
+    } else if (conf->backend.len == 0) {
+        missing = "oneid_backend";
+    }
+
+    if (missing == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"%s\" is required by the oneid directive in %s:%ui",
+                  missing, conf->conf_file, conf->conf_line);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static void
+ngx_http_oneid_remember_position(ngx_conf_t *cf,
+    ngx_http_oneid_loc_conf_t *olcf)
+{
+    olcf->conf_file = cf->conf_file->file.name.data;
+    olcf->conf_line = cf->conf_file->line;
+}
+
+
+static char *
+ngx_http_oneid(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oneid_loc_conf_t *olcf = conf;
+
+    char  *rv;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (olcf->enable) {
+        ngx_http_oneid_remember_position(cf, olcf);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oneid_role(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oneid_loc_conf_t *olcf = conf;
+
+    if (olcf->role != NGX_HTTP_ONEID_ROLE_NONE) {
+        return "is duplicate";
+    }
+
+    olcf->role = cmd->offset;
+    ngx_http_oneid_remember_position(cf, olcf);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oneid_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oneid_main_conf_t *omcf = conf;
+
+    if (omcf->redis != NULL) {
+        return "is duplicate";
+    }
+
+    return ngx_http_oneid_redis_parse(cf, &omcf->redis);
+}
+
+
+static char *
+ngx_http_oneid_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oneid_loc_conf_t *olcf = conf;
+
+    u_char           *p, *last;
+    ssize_t           n;
+    ngx_str_t        *value, name;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    if (olcf->client_secret.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 4096)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "client secret file \"%V\" is unreadable "
+                           "or larger than 4096 bytes", &name);
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
+    if (p == NULL) {
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&file, p, ngx_file_size(&fi), 0);
+
+    ngx_close_file(file.fd);
+
+    if (n == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* editors add a trailing newline; the secret itself has no spaces */
+
+    last = p + n;
+
+    while (last > p && (last[-1] == '\n' || last[-1] == '\r'
+                        || last[-1] == ' ' || last[-1] == '\t'))
+    {
+        last--;
+    }
+
+    if (last == p) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "client secret file \"%V\" is empty", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    olcf->client_secret.data = p;
+    olcf->client_secret.len = last - p;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oneid_check_url(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *url = data;
+
+    if ((url->len > sizeof("http://") - 1
+         && ngx_strncasecmp(url->data, (u_char *) "http://", 7) == 0)
+        || (url->len > sizeof("https://") - 1
+            && ngx_strncasecmp(url->data, (u_char *) "https://", 8) == 0))
+    {
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" is not an absolute http:// or https:// URL",
+                       url);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_oneid_check_path(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *path = data;
+
+    if (path->len > 0 && path->data[0] == '/'
+        && ngx_http_oneid_safe_return_uri(path) == NGX_OK)
+    {
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" must be a local path starting with \"/\"",
+                       path);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_oneid_check_cookie_name(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *name = data;
+
+    u_char  *p, *last;
+
+    last = name->data + name->len;
+
+    for (p = name->data; p < last; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+            || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')
+        {
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid cookie name \"%V\": use letters, digits, "
+                           "\"_\" and \"-\"", name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_oneid_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_oneid_main_conf_t  *omcf;
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_oneid_module);
+
+    if (omcf != NULL && omcf->redis != NULL) {
+        ngx_http_oneid_redis_close(omcf->redis);
+    }
+}

@@ -1,0 +1,468 @@
+
+/*
+ * Copyright (C) The ngx_http_oneid_module authors
+ *
+ * What a person sees when signing in does not work: a short page in
+ * Uzbek, Russian or English (by Accept-Language), or JSON for scripts.
+ * An error_page configured for the status takes precedence.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oneid_module.h"
+
+
+#define NGX_HTTP_ONEID_LANG_UZ  0
+#define NGX_HTTP_ONEID_LANG_RU  1
+#define NGX_HTTP_ONEID_LANG_EN  2
+#define NGX_HTTP_ONEID_NLANGS   3
+
+
+typedef struct {
+    ngx_uint_t   status;
+    const char  *code;
+    ngx_uint_t   help;
+    const char  *title[NGX_HTTP_ONEID_NLANGS];
+    const char  *message[NGX_HTTP_ONEID_NLANGS];
+} ngx_http_oneid_page_t;
+
+
+static ngx_uint_t ngx_http_oneid_language(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oneid_has_error_page(ngx_http_request_t *r,
+    ngx_uint_t status);
+static ngx_int_t ngx_http_oneid_html(ngx_http_request_t *r,
+    ngx_http_oneid_page_t *page, ngx_uint_t lang, ngx_str_t *body);
+static ngx_int_t ngx_http_oneid_json(ngx_http_request_t *r,
+    ngx_http_oneid_page_t *page, ngx_uint_t lang, ngx_str_t *body);
+static ngx_int_t ngx_http_oneid_no_store(ngx_http_request_t *r);
+
+
+static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
+
+    { NGX_HTTP_BAD_REQUEST, "login_callback_invalid", 1,
+      { "Kirish yakunlanmadi",
+        "Вход не завершён",
+        "Sign-in not completed" },
+      { "Kirish havolasi yaroqsiz, eskirgan yoki allaqachon ishlatilgan. "
+        "Iltimos, qaytadan kiring.",
+        "Ссылка для входа недействительна, устарела или уже "
+        "использована. Пожалуйста, войдите снова.",
+        "The sign-in link is invalid, has expired or was already used. "
+        "Please sign in again." } },
+
+    { NGX_HTTP_UNAUTHORIZED, "login_required", 0,
+      { "Tizimga kirish talab qilinadi",
+        "Требуется вход",
+        "Sign-in required" },
+      { "Davom etish uchun OneID orqali tizimga kiring.",
+        "Чтобы продолжить, войдите через OneID.",
+        "Please sign in with OneID to continue." } },
+
+    { NGX_HTTP_FORBIDDEN, "identity_refused", 1,
+      { "Kirish rad etildi",
+        "Вход отклонён",
+        "Sign-in refused" },
+      { "OneID shaxsingizni tasdiqlamadi, shu sababli kirish amalga "
+        "oshmadi.",
+        "OneID не подтвердил вашу личность, поэтому вход не выполнен.",
+        "OneID did not confirm your identity, so you could not be "
+        "signed in." } },
+
+    { NGX_HTTP_BAD_GATEWAY, "oneid_unavailable", 1,
+      { "OneID javob bermayapti",
+        "OneID не отвечает",
+        "OneID is not responding" },
+      { "OneID xizmati hozir javob bermayapti. Bir necha daqiqadan so\xe2"
+        "\x80\x98ng qayta urinib ko\xe2\x80\x98ring.",
+        "Служба OneID сейчас не отвечает. Попробуйте снова через "
+        "несколько минут.",
+        "The OneID service is not responding right now. Please try "
+        "again in a few minutes." } },
+
+    { NGX_HTTP_SERVICE_UNAVAILABLE, "session_store_unavailable", 0,
+      { "Xizmat vaqtincha ishlamayapti",
+        "Сервис временно недоступен",
+        "Service temporarily unavailable" },
+      { "Kirish xizmati vaqtincha ishlamayapti. Bir daqiqadan so\xe2\x80"
+        "\x98ng sahifani yangilang.",
+        "Служба входа временно недоступна. Обновите страницу через "
+        "минуту.",
+        "The sign-in service is temporarily unavailable. Please reload "
+        "the page in a minute." } },
+
+    { NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error", 0,
+      { "Ichki xatolik",
+        "Внутренняя ошибка",
+        "Internal error" },
+      { "Serverda ichki xatolik yuz berdi. Iltimos, keyinroq qayta "
+        "urinib ko\xe2\x80\x98ring.",
+        "На сервере произошла внутренняя ошибка. Пожалуйста, "
+        "попробуйте позже.",
+        "An internal error occurred on the server. Please try again "
+        "later." } }
+};
+
+
+static const char  *ngx_http_oneid_lang_tag[NGX_HTTP_ONEID_NLANGS] = {
+    "uz", "ru", "en"
+};
+
+static const char  *ngx_http_oneid_help[NGX_HTTP_ONEID_NLANGS] = {
+    "OneID\xe2\x80\x99" "da ro\xe2\x80\x98yxatdan o\xe2\x80\x98tish yoki "
+    "parolni tiklash: <a href=\"https://id.egov.uz\">id.egov.uz</a>.",
+    "Регистрация в OneID и восстановление пароля: "
+    "<a href=\"https://id.egov.uz\">id.egov.uz</a>.",
+    "To register with OneID or to recover your password, go to "
+    "<a href=\"https://id.egov.uz\">id.egov.uz</a>."
+};
+
+static const char  *ngx_http_oneid_warning[NGX_HTTP_ONEID_NLANGS] = {
+    "OneID login, parol va SMS kodlaringizni hech kimga, jumladan DMED "
+    "xodimlariga ham bermang.",
+    "Никому не сообщайте логин, пароль и SMS-коды OneID, даже "
+    "сотрудникам DMED.",
+    "Never share your OneID login, password or SMS codes with anyone, "
+    "DMED staff included."
+};
+
+static const char  *ngx_http_oneid_home[NGX_HTTP_ONEID_NLANGS] = {
+    "Bosh sahifaga qaytish",
+    "Вернуться на главную",
+    "Back to the home page"
+};
+
+
+static const char  ngx_http_oneid_html_head[] =
+"<!DOCTYPE html>" CRLF
+"<html lang=\"%s\"><head><meta charset=\"utf-8\">" CRLF
+"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+CRLF
+"<title>%s</title>" CRLF
+"<style>body{font-family:sans-serif;max-width:36em;margin:3em auto;"
+"padding:0 1em;color:#222}h1{font-size:1.4em}"
+".w{border-left:4px solid #c60;padding:.5em 1em;background:#fff6ee}"
+"</style></head>" CRLF
+"<body><h1>%s</h1>" CRLF
+"<p>%s</p>" CRLF;
+
+static const char  ngx_http_oneid_html_help[] =
+"<p>%s</p>" CRLF
+"<p class=\"w\">%s</p>" CRLF;
+
+static const char  ngx_http_oneid_html_tail[] =
+"<p><a href=\"/\">%s</a></p>" CRLF
+"<p><small>%ui</small></p></body></html>" CRLF;
+
+
+ngx_int_t
+ngx_http_oneid_send_page(ngx_http_request_t *r, ngx_http_oneid_page_e id)
+{
+    ngx_int_t               rc;
+    ngx_str_t               body;
+    ngx_buf_t              *b;
+    ngx_uint_t              lang;
+    ngx_chain_t             out;
+    ngx_http_oneid_page_t  *page;
+
+    page = &ngx_http_oneid_pages[id];
+
+    if (ngx_http_oneid_has_error_page(r, page->status)) {
+        return page->status;
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    lang = ngx_http_oneid_language(r);
+
+    if (ngx_http_oneid_wants_json(r)) {
+        rc = ngx_http_oneid_json(r, page, lang, &body);
+        ngx_str_set(&r->headers_out.content_type,
+                    "application/json; charset=utf-8");
+
+    } else {
+        rc = ngx_http_oneid_html(r, page, lang, &body);
+        ngx_str_set(&r->headers_out.content_type, "text/html; charset=utf-8");
+    }
+
+    if (rc != NGX_OK || ngx_http_oneid_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.status = page->status;
+    r->headers_out.content_length_n = body.len;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body.data;
+    b->last = body.data + body.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+
+    return NGX_DONE;
+}
+
+
+ngx_int_t
+ngx_http_oneid_redirect(ngx_http_request_t *r, ngx_str_t *location)
+{
+    ngx_http_clear_location(r);
+
+    r->headers_out.location = ngx_list_push(&r->headers_out.headers);
+    if (r->headers_out.location == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.location->hash = 1;
+#if (nginx_version >= 1023000)
+    r->headers_out.location->next = NULL;
+#endif
+    ngx_str_set(&r->headers_out.location->key, "Location");
+    r->headers_out.location->value = *location;
+
+    if (ngx_http_oneid_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_HTTP_MOVED_TEMPORARILY;
+}
+
+
+/* pages and redirects here depend on cookies: no cache may keep them */
+
+static ngx_int_t
+ngx_http_oneid_no_store(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Cache-Control");
+    ngx_str_set(&h->value, "no-store");
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_has_error_page(ngx_http_request_t *r, ngx_uint_t status)
+{
+    ngx_uint_t                 i;
+    ngx_http_err_page_t       *err_page;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->error_pages == NULL) {
+        return 0;
+    }
+
+    err_page = clcf->error_pages->elts;
+
+    for (i = 0; i < clcf->error_pages->nelts; i++) {
+        if (err_page[i].status == (ngx_int_t) status) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The first of uz, ru, en with the highest q value; Uzbek when the
+ * browser names none of them.
+ */
+
+static ngx_uint_t
+ngx_http_oneid_language(ngx_http_request_t *r)
+{
+    u_char           *p, *last, *end, *q;
+    ngx_int_t         weight, best_weight;
+    ngx_uint_t        lang, best;
+    ngx_table_elt_t  *h;
+
+    best = NGX_HTTP_ONEID_LANG_UZ;
+    best_weight = 0;
+
+    h = ngx_http_oneid_find_header(r, (u_char *) "accept-language",
+                                   sizeof("accept-language") - 1);
+    if (h == NULL) {
+        return best;
+    }
+
+    p = h->value.data;
+    last = h->value.data + h->value.len;
+
+    while (p < last) {
+
+        while (p < last && (*p == ' ' || *p == ',')) {
+            p++;
+        }
+
+        end = ngx_strlchr(p, last, ',');
+        if (end == NULL) {
+            end = last;
+        }
+
+        for (lang = 0; lang < NGX_HTTP_ONEID_NLANGS; lang++) {
+            if (end - p >= 2
+                && ngx_strncasecmp(p, (u_char *) ngx_http_oneid_lang_tag[lang],
+                                   2) == 0
+                && (end - p == 2 || p[2] == '-' || p[2] == ';'
+                    || p[2] == ' '))
+            {
+                break;
+            }
+        }
+
+        if (lang < NGX_HTTP_ONEID_NLANGS) {
+            weight = 1000;
+
+            q = ngx_strlcasestrn(p, end, (u_char *) "q=", 1);
+            if (q != NULL) {
+                weight = ngx_atofp(q + 2, end - q - 2, 3);
+                if (weight == NGX_ERROR) {
+                    weight = 0;
+                }
+            }
+
+            if (weight > best_weight) {
+                best = lang;
+                best_weight = weight;
+            }
+        }
+
+        p = end;
+    }
+
+    return best;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_html(ngx_http_request_t *r, ngx_http_oneid_page_t *page,
+    ngx_uint_t lang, ngx_str_t *body)
+{
+    u_char  *p;
+    size_t   len;
+
+    len = sizeof(ngx_http_oneid_html_head)
+          + 2 * ngx_strlen(page->title[lang])
+          + ngx_strlen(page->message[lang])
+          + sizeof(ngx_http_oneid_html_help)
+          + ngx_strlen(ngx_http_oneid_help[lang])
+          + ngx_strlen(ngx_http_oneid_warning[lang])
+          + sizeof(ngx_http_oneid_html_tail)
+          + ngx_strlen(ngx_http_oneid_home[lang]) + NGX_INT_T_LEN;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    p = ngx_slprintf(p, body->data + len, ngx_http_oneid_html_head,
+                     ngx_http_oneid_lang_tag[lang], page->title[lang],
+                     page->title[lang], page->message[lang]);
+
+    if (page->help) {
+        p = ngx_slprintf(p, body->data + len, ngx_http_oneid_html_help,
+                         ngx_http_oneid_help[lang],
+                         ngx_http_oneid_warning[lang]);
+    }
+
+    p = ngx_slprintf(p, body->data + len, ngx_http_oneid_html_tail,
+                     ngx_http_oneid_home[lang], page->status);
+
+    body->len = p - body->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_json(ngx_http_request_t *r, ngx_http_oneid_page_t *page,
+    ngx_uint_t lang, ngx_str_t *body)
+{
+    u_char     *p, *s, *last;
+    size_t      len;
+    ngx_str_t   login;
+
+    login = r->unparsed_uri;
+
+    if (ngx_http_oneid_safe_return_uri(&login) != NGX_OK) {
+        ngx_str_set(&login, "/");
+    }
+
+    /* every byte of the URI might need a backslash before it */
+
+    len = sizeof("{\"error\":\"\",\"status\":,\"message\":\"\""
+                 ",\"login_url\":\"\"}" CRLF)
+          + ngx_strlen(page->code) + NGX_INT_T_LEN
+          + ngx_strlen(page->message[lang]) + 2 * login.len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    p = ngx_sprintf(p, "{\"error\":\"%s\",\"status\":%ui,\"message\":\"%s\"",
+                    page->code, page->status, page->message[lang]);
+
+    if (page->status == NGX_HTTP_UNAUTHORIZED) {
+        p = ngx_cpymem(p, ",\"login_url\":\"", sizeof(",\"login_url\":\"") - 1);
+
+        last = login.data + login.len;
+
+        for (s = login.data; s < last; s++) {
+            if (*s == '"') {
+                *p++ = '\\';
+            }
+
+            *p++ = *s;
+        }
+
+        *p++ = '"';
+    }
+
+    *p++ = '}';
+    *p++ = CR;
+    *p++ = LF;
+
+    body->len = p - body->data;
+
+    return NGX_OK;
+}
