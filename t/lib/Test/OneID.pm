@@ -1,0 +1,524 @@
+package Test::OneID;
+
+# Helpers for multi-step browser-flow tests of the OneID gateway:
+#
+#   my $t = Test::OneID->new(http_config => ..., config => ...);  # starts nginx
+#   my $b = $t->browser;                  # own cookie jar
+#   my $res = $b->login('/patients/42', user => 'citizen-basic');
+#   is $b->cookie('oneid_session') ...;  $t->redis('GET', 'key');
+#
+# nginx is run by Test::Nginx::Server with the same nginx.conf template as
+# the Test::Nginx::Socket block tests.  Plain Perl + Test::More: a failing
+# step is reported with diag(), never by hidden extra assertions, so a test
+# file's plan only counts its own ok()/is() calls.
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP ();
+use Test::More ();
+use Time::HiRes qw(time sleep);
+use Test::Nginx::Server ();
+
+# Args: main_config, http_config, config, user_files, log_level, workers,
+# master_process, root_location, env => [...] (see Test::Nginx::Server).
+sub new {
+    my ($class, %args) = @_;
+    my $info = eval { Test::Nginx::Server::write_config_and_start({%args}) };
+    croak "Test::OneID->new: $@" unless $info;
+    return bless {
+        pid  => $info->{pid},
+        mark => $info->{log_offset},    # startup lines count as "new"
+    }, $class;
+}
+
+sub port     { Test::Nginx::Server::port() }
+sub base_url { 'http://127.0.0.1:' . Test::Nginx::Server::port() }
+sub browser  { Test::OneID::Browser->new(base_url => $_[0]->base_url) }
+
+sub stop {
+    my ($self) = @_;
+    delete @$self{qw(redis redis_buf)};
+    # A later Test::OneID->new may have replaced our nginx: leave that alone.
+    my $running = Test::Nginx::Server::nginx_pid();
+    Test::Nginx::Server::stop_nginx() if defined $running && $running == $self->{pid};
+}
+
+sub DESTROY { $_[0]->stop }
+
+# ---------------------------------------------------------------------------
+# error.log
+
+sub mark_error_log {
+    my ($self) = @_;
+    settle_error_log();
+    $self->{mark} = Test::Nginx::Server::error_log_size();
+}
+
+sub error_log_since_mark {
+    my ($self) = @_;
+    settle_error_log();
+    return Test::Nginx::Server::read_error_log($self->{mark});
+}
+
+# Poll the new part of error.log until $pattern (substring or qr//) shows
+# up; returns the matching line or undef after $timeout seconds.
+sub wait_for_error_log {
+    my ($self, $pattern, $timeout) = @_;
+    my $deadline = time + ($timeout // 2);
+    while (1) {
+        for my $line (split /^/, Test::Nginx::Server::read_error_log($self->{mark})) {
+            return $line if ref $pattern ? $line =~ $pattern : index($line, $pattern) >= 0;
+        }
+        return undef if time > $deadline;
+        sleep 0.02;
+    }
+}
+
+# HTTP::Tiny returns as soon as the body is complete, while nginx may still
+# be running its log phase for that request.  Wait until error.log stops
+# growing (two equal sizes 20 ms apart, at most 1 s) before reading it.
+sub settle_error_log {
+    my $deadline = time + 1;
+    my $size = Test::Nginx::Server::error_log_size();
+    while (time < $deadline) {
+        sleep 0.02;
+        my $now = Test::Nginx::Server::error_log_size();
+        return if $now == $size;
+        $size = $now;
+    }
+}
+
+# ---------------------------------------------------------------------------
+# Redis (minimal RESP2 client; no redis-cli needed)
+
+# $t->redis('SET', 'k', 'v') -> 'OK'; GET -> string or undef; arrays ->
+# arrayref; integers -> numbers.  An error reply dies with Redis's message.
+sub redis {
+    my ($self, @cmd) = @_;
+    croak 'redis(): no command given' unless @cmd;
+    my $port = $ENV{TEST_NGINX_REDIS_PORT} || 16379;
+    $self->{redis} ||= IO::Socket::INET->new(
+        PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp', Timeout => 5)
+        or croak "redis(): cannot connect to 127.0.0.1:$port ($@):"
+            . " is redis-server running? (TEST_NGINX_REDIS_PORT)";
+    my $sock = $self->{redis};
+
+    my $req = '*' . @cmd . "\r\n";
+    for my $arg (@cmd) {
+        my $bytes = $arg // '';
+        utf8::encode($bytes) if utf8::is_utf8($bytes);
+        $req .= '$' . length($bytes) . "\r\n$bytes\r\n";
+    }
+    $self->{redis_buf} //= '';
+    local $SIG{PIPE} = 'IGNORE';    # a dead connection must die(), not kill the test
+    my $reply = eval {
+        resp_write($sock, $req);
+        resp_read($sock, \$self->{redis_buf});
+    };
+    if (my $err = $@) {
+        # Connection state unknown: reconnect next time.
+        delete @$self{qw(redis redis_buf)};
+        croak "redis(@cmd): $err";
+    }
+    croak "redis(@cmd): Redis error: $$reply" if ref $reply eq 'Test::OneID::RedisError';
+    return $reply;
+}
+
+sub resp_write {
+    my ($sock, $data) = @_;
+    while (length $data) {
+        my $n = syswrite($sock, $data);
+        die "write failed: $!\n" unless $n;
+        substr($data, 0, $n, '');
+    }
+}
+
+sub resp_read {
+    my ($sock, $buf) = @_;
+    my $line = resp_line($sock, $buf);
+    my ($type, $rest) = (substr($line, 0, 1), substr($line, 1));
+    return $rest if $type eq '+';
+    return bless \$rest, 'Test::OneID::RedisError' if $type eq '-';
+    return 0 + $rest if $type eq ':';
+    if ($type eq '$') {
+        return undef if $rest < 0;
+        return substr(resp_bytes($sock, $buf, $rest + 2), 0, $rest);
+    }
+    if ($type eq '*') {
+        return undef if $rest < 0;
+        return [map { resp_read($sock, $buf) } 1 .. $rest];
+    }
+    die "unexpected reply line '$line'\n";
+}
+
+sub resp_line {
+    my ($sock, $buf) = @_;
+    resp_fill($sock, $buf) until $$buf =~ s/\A(.*?)\r\n//s;
+    return $1;
+}
+
+sub resp_bytes {
+    my ($sock, $buf, $n) = @_;
+    resp_fill($sock, $buf) while length $$buf < $n;
+    return substr($$buf, 0, $n, '');
+}
+
+sub resp_fill {
+    my ($sock, $buf) = @_;
+    IO::Select->new($sock)->can_read(5) or die "timed out waiting for Redis\n";
+    my $n = sysread($sock, $$buf, 65536, length $$buf);
+    die "connection closed by Redis\n" if defined $n && $n == 0;
+    die "read failed: $!\n" unless defined $n;
+}
+
+# ---------------------------------------------------------------------------
+# Mock OneID server
+
+sub mock_url {
+    my ($self, $path) = @_;
+    my $port = $ENV{TEST_NGINX_ONEID_PORT}
+        or croak 'TEST_NGINX_ONEID_PORT is not set: is the mock OneID server running?';
+    return "https://127.0.0.1:$port" . ($path // '');
+}
+
+sub mock_get_json {
+    my ($self, $path) = @_;
+    my $res = $self->browser->get($self->mock_url($path), { Accept => 'application/json' });
+    croak "GET " . $self->mock_url($path) . " failed: " . $res->summary
+        unless $res->{status} == 200;
+    my $data = eval { JSON::PP->new->utf8->decode($res->{body}) };
+    croak "GET $path: response is not JSON ($@): " . $res->summary unless defined $data;
+    return $data;
+}
+
+# The requests the mock received, e.g. mock_requests('one_log_out').
+sub mock_requests {
+    my ($self, $grant_type) = @_;
+    my $path = '/__mock/requests';
+    $path .= '?grant_type=' . Test::OneID::Browser::uri_escape($grant_type) if defined $grant_type;
+    return $self->mock_get_json($path);
+}
+
+package Test::OneID::RedisError;
+use overload '""' => sub { ${ $_[0] } }, fallback => 1;
+
+# ===========================================================================
+package Test::OneID::Browser;
+
+# A scripted browser: HTTP::Tiny without automatic redirects plus a cookie
+# jar keyed by host:port, so cookies of nginx and of the mock OneID (both on
+# 127.0.0.1) never mix -- RFC 6265 ignores ports, a browser facing two real
+# hosts would not mix them either.
+
+use Carp qw(croak);
+use HTTP::Tiny;
+use Time::Local ();
+
+sub new {
+    my ($class, %o) = @_;
+    my %ssl = $ENV{TEST_NGINX_ONEID_CA}
+        ? (verify_SSL => 1, SSL_options => { SSL_ca_file => $ENV{TEST_NGINX_ONEID_CA} })
+        : (verify_SSL => 0);
+    return bless {
+        base => $o{base_url},
+        jar  => {},    # origin => { "name;path" => cookie }
+        seq  => 0,     # creation order, for the Cookie header order
+        ua   => HTTP::Tiny->new(
+            max_redirect => 0, keep_alive => 0, timeout => $o{timeout} // 10,
+            agent => 'Test-OneID-Browser/1', %ssl),
+    }, $class;
+}
+
+sub get  { my ($self, $url, $headers) = @_; $self->request('GET', $url, undef, $headers) }
+sub post { my ($self, $url, $body, $headers) = @_; $self->request('POST', $url, $body, $headers) }
+
+# $body: string, or hashref sent as application/x-www-form-urlencoded.
+sub request {
+    my ($self, $method, $url, $body, $headers) = @_;
+    my $abs = $self->absolute($url);
+    my %h = %{ $headers || {} };
+    my %lc = map { lc $_ => 1 } keys %h;
+    if (!$lc{cookie}) {
+        my $cookie = $self->cookie_header($abs);
+        $h{Cookie} = $cookie if length $cookie;
+    }
+    my %opt = (headers => \%h);
+    if (ref $body eq 'HASH') {
+        $opt{content} = $self->{ua}->www_form_urlencode($body);
+        $h{'Content-Type'} = 'application/x-www-form-urlencoded' unless $lc{'content-type'};
+    } elsif (defined $body) {
+        $opt{content} = $body;
+    }
+    my $res = Test::OneID::Response->new($method, $abs, $self->{ua}->request($method, $abs, \%opt));
+    $self->store_cookies($abs, $res->{headers}{'set-cookie'} || []);
+    return $res;
+}
+
+# Follow one redirect with a GET, like a browser after 301/302/303.
+sub follow {
+    my ($self, $res, $headers) = @_;
+    croak "follow(): not a redirect: " . $res->summary
+        unless $res->is_redirect && defined $res->{location};
+    return $self->get(resolve_url($res->{url}, $res->{location}), $headers);
+}
+
+# The whole OneID dance: page on nginx -> authorize URL on the mock (with
+# mock_user=USER, plus %{params}) -> callback on nginx.  Returns the
+# callback response (or the response of the step that went wrong, after a
+# diag saying which); $res->{login_steps} holds all responses in order.
+sub login {
+    my ($self, $path, %o) = @_;
+    my $user = $o{user} // 'citizen-basic';
+    my @steps;
+    my $done = sub {
+        my ($res, $step, $what) = @_;
+        Test::More::diag("login($path, user => $user): step $step/3 failed: $what\n"
+            . '  ' . $res->summary) if defined $what;
+        $res->{login_steps} = [@steps];
+        return $res;
+    };
+
+    my $start = $self->get($path);
+    push @steps, $start;
+    my $authorize = $start->is_redirect && defined $start->{location}
+        ? resolve_url($start->{url}, $start->{location}) : undef;
+    return $done->($start, 1, "GET $path on nginx: expected a 302 to the OneID authorize URL")
+        if !defined $authorize || origin($authorize) eq origin($self->{base});
+
+    my %params = %{ $o{params} || {} };
+    $authorize .= ($authorize =~ /\?/ ? '&' : '?') . 'mock_user=' . uri_escape($user)
+        . join('', map { '&' . uri_escape($_) . '=' . uri_escape($params{$_}) } sort keys %params);
+    my $idp = $self->get($authorize);
+    push @steps, $idp;
+    return $done->($idp, 2, "GET authorize URL on the OneID mock: expected a 302 to the callback")
+        unless $idp->is_redirect && defined $idp->{location};
+
+    # redirect_uri may name the public host of the app; the browser here
+    # talks to nginx directly, so keep only path and query.
+    my $callback = resolve_url($idp->{url}, $idp->{location});
+    $callback = $self->{base} . path_and_query($callback)
+        if origin($callback) ne origin($self->{base});
+    my $res = $self->get($callback);
+    push @steps, $res;
+    return $done->($res, 3, "GET callback on nginx: got an error status")
+        if $res->{status} >= 400;
+    return $done->($res);
+}
+
+# ---------------------------------------------------------------------------
+# Cookies
+
+# Value of cookie $name for nginx (or for the origin of $url), or undef.
+sub cookie {
+    my ($self, $name, $url) = @_;
+    my $c = $self->cookie_attrs($name, $url);
+    return $c ? $c->{value} : undef;
+}
+
+# { name, value, path, domain, expires (epoch), max_age, secure, httponly,
+#   samesite, raw (the Set-Cookie line) } or undef.
+sub cookie_attrs {
+    my ($self, $name, $url) = @_;
+    my ($c) = grep { $_->{name} eq $name } $self->live_cookies($url // $self->{base});
+    return $c ? {%$c} : undef;
+}
+
+# { name => value } of all live cookies of nginx (or of $url's origin).
+sub cookies {
+    my ($self, $url) = @_;
+    return { map { $_->{name} => $_->{value} }
+        reverse $self->live_cookies($url // $self->{base}) };
+}
+
+# $b->set_cookie(name => value, ...): cookies for nginx, Path=/.
+sub set_cookie {
+    my ($self, %pairs) = @_;
+    my $jar = $self->{jar}{ origin($self->{base}) } //= {};
+    for my $name (sort keys %pairs) {
+        $jar->{"$name;/"} = {
+            name => $name, value => $pairs{$name}, path => '/', secure => 0,
+            httponly => 0, created => $self->{seq}++, raw => "$name=$pairs{$name}",
+        };
+    }
+}
+
+sub clear_cookies { $_[0]{jar} = {} }
+
+# The Cookie header a request to $url would carry.
+sub cookie_header {
+    my ($self, $url) = @_;
+    my $path = (split_url($url))[2];
+    return join '; ', map { "$_->{name}=$_->{value}" }
+        grep { path_match($path, $_->{path}) } $self->live_cookies($url);
+}
+
+# Unexpired cookies of $url's origin, longest path first, then oldest first
+# (the order RFC 6265 asks for in the Cookie header).
+sub live_cookies {
+    my ($self, $url) = @_;
+    my $jar = $self->{jar}{ origin($url) } || {};
+    my $now = time;
+    for my $key (keys %$jar) {
+        delete $jar->{$key} if defined $jar->{$key}{expires} && $jar->{$key}{expires} <= $now;
+    }
+    return sort { length $b->{path} <=> length $a->{path} || $a->{created} <=> $b->{created} }
+        values %$jar;
+}
+
+sub store_cookies {
+    my ($self, $url, $lines) = @_;
+    my $req_path = (split_url($url))[2];
+    for my $line (@$lines) {
+        my ($pair, @attrs) = split /;/, $line;
+        my ($name, $value) = $pair =~ /^\s*([^=]+?)\s*=\s*(.*?)\s*$/ or next;
+        my %c = (name => $name, value => $value, raw => $line, secure => 0, httponly => 0);
+        for my $attr (@attrs) {
+            my ($k, $v) = $attr =~ /^\s*([^=]+?)\s*(?:=\s*(.*?))?\s*$/ or next;
+            $k = lc $k;
+            if    ($k eq 'path')     { $c{path} = $v if defined $v && $v =~ m{^/} }
+            elsif ($k eq 'max-age')  { $c{max_age} = $v }
+            elsif ($k eq 'expires')  { $c{expires_raw} = $v }
+            elsif ($k eq 'domain')   { $c{domain} = $v }
+            elsif ($k eq 'samesite') { $c{samesite} = $v }
+            elsif ($k eq 'secure')   { $c{secure} = 1 }    # kept and sent even over http
+            elsif ($k eq 'httponly') { $c{httponly} = 1 }
+        }
+        $c{path} //= default_path($req_path);
+        # Max-Age wins over Expires; zero, negative or past means "delete".
+        if (defined $c{max_age} && $c{max_age} =~ /^\s*-?\d+\s*$/) {
+            $c{expires} = time + $c{max_age};
+        } elsif (defined $c{expires_raw}) {
+            $c{expires} = parse_http_date($c{expires_raw});
+        }
+        my $jar = $self->{jar}{ origin($url) } //= {};
+        my $key = "$name;$c{path}";
+        if (defined $c{expires} && $c{expires} <= time) {
+            delete $jar->{$key};
+            next;
+        }
+        $c{created} = $jar->{$key} ? $jar->{$key}{created} : $self->{seq}++;
+        $jar->{$key} = \%c;
+    }
+}
+
+sub path_match {
+    my ($path, $cookie_path) = @_;
+    return 1 if $path eq $cookie_path;
+    return 0 unless index($path, $cookie_path) == 0;
+    return $cookie_path =~ m{/$} || substr($path, length $cookie_path, 1) eq '/';
+}
+
+# RFC 6265 5.1.4: the "directory" of the request path.
+sub default_path {
+    my ($path) = @_;
+    my $i = rindex($path, '/');
+    return $i <= 0 ? '/' : substr($path, 0, $i);
+}
+
+my %MONTH = (jan => 0, feb => 1, mar => 2, apr => 3, may => 4, jun => 5,
+             jul => 6, aug => 7, sep => 8, oct => 9, nov => 10, dec => 11);
+
+# "Thu, 01 Jan 1970 00:00:01 GMT" / "Thursday, 01-Jan-70 00:00:01 GMT"
+sub parse_http_date {
+    my ($s) = @_;
+    my ($d, $mon, $y, $H, $M, $S) =
+        ($s // '') =~ /(\d{1,2})[ -]([A-Za-z]{3})[ -](\d{2,4})\s+(\d{1,2}):(\d{2}):(\d{2})/
+        or return undef;
+    $y += $y < 70 ? 2000 : 1900 if $y < 100;
+    return undef unless exists $MONTH{ lc $mon };
+    return eval { Time::Local::timegm($S, $M, $H, $d, $MONTH{ lc $mon }, $y) };
+}
+
+# ---------------------------------------------------------------------------
+# URLs
+
+# Relative URLs go to nginx.
+sub absolute {
+    my ($self, $url) = @_;
+    return $url if $url =~ m{^https?://}i;
+    return $self->{base} . ($url =~ m{^/} ? '' : '/') . $url;
+}
+
+# (scheme, host:port, path, path?query) with localhost folded into 127.0.0.1.
+sub split_url {
+    my ($url) = @_;
+    my ($scheme, $hostport, $rest) = $url =~ m{^(https?)://([^/?#]+)([^#]*)}i
+        or croak "not an absolute http(s) URL: '$url'";
+    $scheme = lc $scheme;
+    $hostport = lc $hostport;
+    $hostport .= $scheme eq 'https' ? ':443' : ':80' unless $hostport =~ /:\d+$/;
+    $hostport =~ s/^localhost:/127.0.0.1:/;
+    $rest = "/$rest" unless $rest =~ m{^/};
+    my ($path) = $rest =~ m{^([^?]*)};
+    return ($scheme, $hostport, $path, $rest);
+}
+
+sub origin         { my @u = split_url($_[0]); "$u[0]://$u[1]" }
+sub path_and_query { (split_url($_[0]))[3] }
+
+# Enough of RFC 3986 for Location headers: absolute, //host, /path, ?query
+# and relative paths (no dot-segment removal).
+sub resolve_url {
+    my ($base, $ref) = @_;
+    return $ref if $ref =~ m{^[a-z][a-z0-9+.-]*:}i;
+    my ($scheme, $auth, $path) = $base =~ m{^([a-z][a-z0-9+.-]*)://([^/?#]*)([^?#]*)}i
+        or croak "cannot resolve '$ref' against '$base'";
+    return "$scheme:$ref" if $ref =~ m{^//};
+    return "$scheme://$auth$ref" if $ref =~ m{^/};
+    $path = '/' unless length $path;
+    return "$scheme://$auth$path$ref" if $ref =~ m{^[?#]};
+    (my $dir = $path) =~ s{[^/]*$}{};
+    return "$scheme://$auth$dir$ref";
+}
+
+sub uri_escape {
+    my ($s) = @_;
+    utf8::encode($s) if utf8::is_utf8($s);
+    $s =~ s/([^A-Za-z0-9\-._~])/sprintf('%%%02X', ord $1)/ge;
+    return $s;
+}
+
+# ===========================================================================
+package Test::OneID::Response;
+
+# { status, reason, headers => { lc name => [values] }, body, location,
+#   url, method }; $res->header('Name') gives the first value.
+
+sub new {
+    my ($class, $method, $url, $r) = @_;
+    my %h;
+    while (my ($k, $v) = each %{ $r->{headers} || {} }) {
+        $h{ lc $k } = ref $v ? [@$v] : [$v];
+    }
+    return bless {
+        status   => $r->{status},
+        reason   => $r->{reason},
+        headers  => \%h,
+        header   => sub { my $v = $h{ lc $_[0] }; $v ? $v->[0] : undef },
+        body     => $r->{content} // '',
+        location => $h{location} ? $h{location}[0] : undef,
+        url      => $url,
+        method   => $method,
+    }, $class;
+}
+
+sub header      { $_[0]{header}->($_[1]) }
+sub is_redirect { ($_[0]{status} // 0) =~ /^30[12378]$/ }
+
+# One line for diagnostics: request, status, Location and a body excerpt
+# (HTTP::Tiny puts connection errors into the body of a 599).
+sub summary {
+    my ($self) = @_;
+    my $body = $self->{body};
+    $body = substr($body, 0, 300) . '...' if length $body > 300;
+    $body =~ s/\s+/ /g;
+    return "$self->{method} $self->{url} -> $self->{status}"
+        . (defined $self->{location} ? " (Location: $self->{location})" : '')
+        . (length $body ? "; body: $body" : '');
+}
+
+1;
