@@ -20,13 +20,14 @@ SOURCES := config $(wildcard ngx_http_oneid_module/*.[ch])
 
 DEBS := nginx nginx-dev libhiredis-dev libjansson-dev libssl-dev \
         redis-server redis-tools python3 openssl curl \
-        libtest-base-perl libio-socket-ssl-perl libhttp-cookiejar-perl
+        libtest-base-perl libio-socket-ssl-perl
 
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
 export TEST_NGINX_REDIS_PORT   ?= 16379
 export TEST_NGINX_ONEID_PORT   ?= 18443
 export TEST_NGINX_ONEID_CA     ?= $(BUILD)/test-ca/ca.crt
+export TEST_NGINX_BACKEND_PORT ?= 18081
 
 .PHONY: all build deps test demo demo-stop services-start services-stop \
         bench clean
@@ -68,9 +69,12 @@ services-start:
 services-stop:
 	@t/services.sh stop
 
+# make test T=t/100-login-flow.t runs one file
+T ?= t
+
 test: deps build
 	@t/services.sh start; \
-	prove -I t/lib -r t; rc=$$?; \
+	prove -I t/lib -r $(T); rc=$$?; \
 	t/services.sh stop; \
 	exit $$rc
 

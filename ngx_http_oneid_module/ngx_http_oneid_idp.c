@@ -534,8 +534,9 @@ ngx_int_t
 ngx_http_oneid_idp_parse_identity(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_identity_t *id)
 {
-    json_t     *root;
-    ngx_int_t   rc;
+    json_t      *root;
+    ngx_int_t    rc;
+    ngx_uint_t   i;
 
     static const char  *keys[NGX_HTTP_ONEID_NFIELDS] = {
         "pin", "user_id", "full_name", "first_name", "sur_name",
@@ -549,7 +550,7 @@ ngx_http_oneid_idp_parse_identity(ngx_http_request_t *r,
     rc = ngx_http_oneid_check_ret_cd(r, root);
 
     if (rc == NGX_OK) {
-        for (ngx_uint_t i = 0; i < NGX_HTTP_ONEID_NFIELDS; i++) {
+        for (i = 0; i < NGX_HTTP_ONEID_NFIELDS; i++) {
             if (keys[i] == NULL) {
                 continue;
             }

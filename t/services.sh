@@ -9,6 +9,7 @@ run=$top/build/run
 ca_dir=$top/build/test-ca
 redis_port=${TEST_NGINX_REDIS_PORT:-16379}
 oneid_port=${TEST_NGINX_ONEID_PORT:-18443}
+backend_port=${TEST_NGINX_BACKEND_PORT:-18081}
 
 wait_for() {    # wait_for <what> <command...>: up to 10 s
     local what=$1 i
@@ -52,16 +53,24 @@ start() {
         --cert "$ca_dir/server.crt" --key "$ca_dir/server.key" \
         --config "$top/t/mock-oneid/clients.json" \
         --log "$run/mock-oneid.log" --pidfile "$run/mock-oneid.pid" \
-        2>>"$run/mock-oneid.log" &
+        >>"$run/mock-oneid.log" 2>&1 </dev/null &
     wait_for "mock OneID on port $oneid_port" \
         curl -sf --cacert "$ca_dir/ca.crt" \
         "https://127.0.0.1:$oneid_port/__mock/health" || exit 1
 
+    stop_pid "$run/echo-backend.pid"
+    python3 "$top/t/echo-backend.py" --listen "127.0.0.1:$backend_port" \
+        --pidfile "$run/echo-backend.pid" >>"$run/echo-backend.log" 2>&1 </dev/null &
+    wait_for "echo backend on port $backend_port" \
+        curl -sf "http://127.0.0.1:$backend_port/" || exit 1
+
     echo "services: redis on 127.0.0.1:$redis_port," \
-         "mock OneID on https://127.0.0.1:$oneid_port"
+         "mock OneID on https://127.0.0.1:$oneid_port," \
+         "echo backend on 127.0.0.1:$backend_port"
 }
 
 stop() {
+    stop_pid "$run/echo-backend.pid"
     stop_pid "$run/mock-oneid.pid"
     stop_pid "$run/redis.pid"
 }

@@ -53,13 +53,13 @@ start() {
         --listen "127.0.0.1:$oneid_port" --plain \
         --config "$top/t/mock-oneid/clients.json" \
         --log "$demo/mock-oneid.log" --pidfile "$demo/mock-oneid.pid" \
-        2>>"$demo/mock-oneid.log" &
+        >>"$demo/mock-oneid.log" 2>&1 </dev/null &
     wait_for "mock OneID" curl -sf \
         "http://127.0.0.1:$oneid_port/__mock/health"
 
     python3 "$top/conf-examples/demo/legacy_mis.py" \
         --listen "127.0.0.1:$mis_port" --pidfile "$demo/legacy-mis.pid" \
-        >>"$demo/legacy-mis.log" 2>&1 &
+        >>"$demo/legacy-mis.log" 2>&1 </dev/null &
     wait_for "legacy MIS" curl -sf "http://127.0.0.1:$mis_port/api/mobile/x"
 
     sed -e "s|@MODULE@|$top/build/ngx_http_oneid_module.so|" \

@@ -1,0 +1,82 @@
+package Test::OneID::Conf;
+
+# The nginx configuration most tests share: the module talking to the real
+# Redis and the mock OneID (HTTPS, test CA) that `make test` starts, and the
+# echo backend as the "legacy MIS".  Block tests use it from an
+# add_block_preprocessor; flow tests pass it to Test::OneID->new.
+#
+#   http_config(%opt)   opt: redis => 'host:port' (default the suite's)
+#   server_config(%opt) opt: extra => 'directives at server level',
+#                            protected => 'directives in location /',
+#                            locations => 'more location blocks'
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+our @EXPORT_OK = qw(http_config server_config env);
+
+sub env {
+    my ($name, $default) = @_;
+    my $v = $ENV{"TEST_NGINX_$name"} // $default;
+    die "TEST_NGINX_$name is not set (run the suite with `make test`)\n"
+        unless defined $v;
+    return $v;
+}
+
+sub http_config {
+    my (%opt) = @_;
+    my $redis = $opt{redis} // '127.0.0.1:' . env('REDIS_PORT', 16379);
+    return "oneid_redis $redis;\n";
+}
+
+sub server_config {
+    my (%opt) = @_;
+    my $oneid = env('ONEID_PORT', 18443);
+    my $ca = env('ONEID_CA');
+    my $backend = env('BACKEND_PORT', 18081);
+    my $port = env('PORT', 1984);
+    my $extra = $opt{extra} // '';
+    my $protected = $opt{protected} // '';
+    my $locations = $opt{locations} // '';
+    my $buffer = $opt{buffer} // '16k';
+
+    return <<"END";
+    oneid_client_id        dmed;
+    oneid_client_secret    "dm3d+S3cr/et=&x==";
+    oneid_redirect_uri     http://127.0.0.1:$port/oneid/callback;
+    oneid_authorize_url    https://127.0.0.1:$oneid/sso/oauth/Authorization.do;
+    oneid_backend          /_oneid;
+    oneid_cookie_secure    off;
+    $extra
+
+    location = /_oneid {
+        internal;
+        proxy_pass https://127.0.0.1:$oneid/sso/oauth/Authorization.do;
+        proxy_ssl_server_name on;
+        proxy_ssl_name sso.egov.uz;
+        proxy_ssl_verify on;
+        proxy_ssl_trusted_certificate $ca;
+        proxy_read_timeout 5s;
+        subrequest_output_buffer_size $buffer;
+    }
+
+    location = /oneid/callback { oneid_callback; }
+    location = /oneid/logout   { oneid_logout; }
+
+    location / {
+        oneid on;
+        $protected
+        proxy_pass http://127.0.0.1:$backend;
+    }
+
+    location /api/mobile/ {
+        oneid off;
+        proxy_pass http://127.0.0.1:$backend;
+    }
+
+    $locations
+END
+}
+
+1;
