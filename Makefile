@@ -18,7 +18,7 @@ BUILD  := $(CURDIR)/build
 MODULE := $(BUILD)/ngx_http_oneid_module.so
 SOURCES := config $(wildcard ngx_http_oneid_module/*.[ch])
 
-DEBS := nginx nginx-dev libhiredis-dev libjansson-dev libssl-dev \
+DEBS := nginx nginx-dev wrk libhiredis-dev libjansson-dev libssl-dev \
         redis-server redis-tools python3 openssl curl \
         libtest-base-perl libio-socket-ssl-perl
 
@@ -85,7 +85,7 @@ demo-stop:
 	@conf-examples/demo/demo.sh stop
 
 bench: deps build
-	bench/run.sh
+	bench/run.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) t/servroot

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Complete OneID logins against nginx + the mock OneID, as a browser would.
+
+bench/login.py --nginx http://127.0.0.1:18092 [--count N] [--parallel P]
+               [--user doctor] [--print-cookie]
+
+Each login: GET a protected page (302 to OneID), GET the authorize URL with
+mock_user (302 to the callback), GET the callback with the state cookie
+(302 back, Set-Cookie: oneid_session).  Prints logins per second, or with
+--print-cookie the session cookie of one login.
+"""
+
+import argparse
+import http.client
+import sys
+import threading
+import time
+import urllib.parse
+
+
+def get(url, cookie=None):
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    path = u.path + ("?" + u.query if u.query else "")
+    headers = {"Cookie": cookie} if cookie else {}
+    conn.request("GET", path, headers=headers)
+    res = conn.getresponse()
+    res.read()
+    conn.close()
+    return res
+
+
+def cookie_from(res, name):
+    for k, v in res.getheaders():
+        if k.lower() == "set-cookie" and v.startswith(name + "="):
+            return v.split(";", 1)[0]
+    return None
+
+
+def login(base, user):
+    res = get(base + "/bench/page?x=1")
+    if res.status != 302:
+        raise RuntimeError("protected page: %d" % res.status)
+    state_cookie = cookie_from(res, "oneid_session_state")
+    authorize = res.getheader("Location") + "&mock_user=" + user
+    res = get(authorize)
+    if res.status != 302:
+        raise RuntimeError("authorize: %d" % res.status)
+    callback = urllib.parse.urlsplit(res.getheader("Location"))
+    res = get(base + callback.path + "?" + callback.query, state_cookie)
+    session = cookie_from(res, "oneid_session")
+    if res.status != 302 or session is None:
+        raise RuntimeError("callback: %d" % res.status)
+    return session
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nginx", required=True)
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--parallel", type=int, default=4)
+    ap.add_argument("--user", default="doctor")
+    ap.add_argument("--print-cookie", action="store_true")
+    args = ap.parse_args()
+
+    if args.print_cookie:
+        print(login(args.nginx, args.user))
+        return 0
+
+    errors = []
+    per_thread = args.count // args.parallel
+
+    def worker():
+        for _ in range(per_thread):
+            try:
+                login(args.nginx, args.user)
+            except Exception as e:      # counted, reported below
+                errors.append(str(e))
+
+    threads = [threading.Thread(target=worker) for _ in range(args.parallel)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    done = per_thread * args.parallel - len(errors)
+    print("%d logins in %.2f s: %.1f logins/s, %d errors"
+          % (done, elapsed, done / elapsed, len(errors)))
+    if errors:
+        print("first error:", errors[0], file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

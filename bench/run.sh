@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# make bench: ngx_http_oneid_module against plain nginx, side by side.
+#
+# Starts its own Redis, a backend (an nginx returning a small fixed body),
+# the mock OneID, and two proxies with one worker each: A = plain
+# proxy_pass, B = the same location with "oneid on".  Logs in once through
+# the mock, then drives A and B in turn (A B A B ...) with wrk.  The proxy
+# under test runs alone on CPU 0; wrk, Redis, the backend and the mock
+# share CPU 1.
+#
+#   bench/run.sh [-d seconds per run] [-r rounds] [-c connections]
+#                [--soak requests]
+#
+# Prints requests/s, p50/p99 latency and the ratio to plain for each case,
+# Redis commands per authenticated request, worker RSS before and after,
+# and complete logins per second.  Not part of `make test`.
+set -eu
+
+dur=10
+rounds=3
+conns=50
+soak=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -d) dur=$2; shift 2 ;;
+        -r) rounds=$2; shift 2 ;;
+        -c) conns=$2; shift 2 ;;
+        --soak) soak=$2; shift 2 ;;
+        *) echo "usage: $0 [-d s] [-r rounds] [-c conns] [--soak N]" >&2
+           exit 2 ;;
+    esac
+done
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+work=$top/build/bench
+nginx=${NGINX_BIN:-/usr/sbin/nginx}
+module=$top/build/ngx_http_oneid_module.so
+redis_port=16400
+backend_port=18090
+plain_port=18091
+oneid_port=18092
+mock_port=18445
+
+for tool in wrk taskset redis-server python3; do
+    command -v $tool >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
+done
+[ -f "$module" ] || { echo "bench: build the module first (make build)" >&2; exit 1; }
+
+cpu_proxy=0
+cpu_rest=1
+[ "$(nproc)" -ge 2 ] || cpu_rest=0
+
+cleanup() {
+    for d in plain oneid backend; do
+        [ -f "$work/$d/logs/nginx.pid" ] &&
+            "$nginx" -p "$work/$d" -c conf/nginx.conf -s stop 2>/dev/null
+    done
+    [ -f "$work/mock.pid" ] && kill "$(cat "$work/mock.pid")" 2>/dev/null
+    redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+rm -rf "$work"
+mkdir -p "$work"/{plain,oneid,backend}/{conf,logs}
+
+cat > "$work/backend/conf/nginx.conf" <<END
+worker_processes 1;
+error_log logs/error.log warn;
+pid logs/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:$backend_port backlog=4096;
+        keepalive_requests 100000;
+        location / { return 200 "legacy MIS page\n"; }
+    }
+}
+END
+
+proxy_conf() {    # proxy_conf <port> <load_module line> <server directives>
+    cat <<END
+$2
+worker_processes 1;
+error_log logs/error.log warn;
+pid logs/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    $4
+    upstream backend {
+        server 127.0.0.1:$backend_port;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$1 backlog=4096;
+        keepalive_requests 100000;
+        $3
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+END
+}
+
+proxy_conf $plain_port "" "" "" > "$work/plain/conf/nginx.conf"
+proxy_conf $oneid_port "load_module $module;" "
+        oneid on;
+        oneid_client_id dmed;
+        oneid_client_secret \"dm3d+S3cr/et=&x==\";
+        oneid_redirect_uri http://127.0.0.1:8081/oneid/callback;
+        oneid_authorize_url http://127.0.0.1:$mock_port/sso/oauth/Authorization.do;
+        oneid_backend /_oneid;
+        oneid_cookie_secure off;
+        location = /_oneid {
+            internal;
+            proxy_pass http://127.0.0.1:$mock_port/sso/oauth/Authorization.do;
+            subrequest_output_buffer_size 16k;
+        }
+        location = /oneid/callback { oneid_callback; }
+        location = /oneid/logout { oneid_logout; }" \
+    "oneid_redis 127.0.0.1:$redis_port;" > "$work/oneid/conf/nginx.conf"
+
+# the mock accepts port 8081 as a registered redirect URI; the bench never
+# follows the redirect to that host, it sends the callback to $oneid_port
+
+taskset -c $cpu_rest redis-server --port $redis_port --bind 127.0.0.1 \
+    --save '' --appendonly no --daemonize yes --dir "$work" \
+    --logfile "$work/redis.log" >/dev/null
+taskset -c $cpu_rest python3 "$top/t/mock-oneid/mock_oneid.py" --plain \
+    --listen 127.0.0.1:$mock_port --config "$top/t/mock-oneid/clients.json" \
+    --pidfile "$work/mock.pid" >"$work/mock.log" 2>&1 </dev/null &
+taskset -c $cpu_rest "$nginx" -p "$work/backend" -c conf/nginx.conf
+taskset -c $cpu_proxy "$nginx" -p "$work/plain" -c conf/nginx.conf
+taskset -c $cpu_proxy "$nginx" -p "$work/oneid" -c conf/nginx.conf
+
+for i in $(seq 1 50); do
+    curl -sf http://127.0.0.1:$mock_port/__mock/health >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+worker_pid() { pgrep -P "$(cat "$work/$1/logs/nginx.pid")" | head -1; }
+rss_kb() { ps -o rss= -p "$1" | tr -d ' '; }
+getex_calls() {
+    redis-cli -p $redis_port info commandstats \
+        | sed -n 's/^cmdstat_getex:calls=\([0-9]*\).*/\1/p' | tr -d '\r'
+}
+
+cookie=$(python3 "$top/bench/login.py" --print-cookie \
+         --nginx http://127.0.0.1:$oneid_port)
+[ -n "$cookie" ] || { echo "bench: login failed" >&2; exit 1; }
+
+# sanity: the authenticated request reaches the backend
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" \
+       http://127.0.0.1:$oneid_port/bench/page)
+[ "$code" = 200 ] || { echo "bench: authenticated request got $code" >&2; exit 1; }
+
+to_ms() {    # wrk latency like 1.23ms / 850.00us / 1.02s
+    awk -v v="$1" 'BEGIN {
+        if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v); print v + 0 }
+        else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 } }'
+}
+
+run_wrk() {    # run_wrk <port> <seconds>: "rps p50ms p99ms requests errors"
+    local out
+    out=$(taskset -c $cpu_rest wrk -t1 -c"$conns" -d"$2"s --latency \
+          -H "Cookie: $cookie" "http://127.0.0.1:$1/bench/page")
+    echo "$out" >> "$work/wrk.log"
+    local rps p50 p99 reqs non2xx
+    rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
+    p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
+    p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+    reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+    non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+    echo "$rps $p50 $p99 $reqs ${non2xx:-0}"
+}
+
+echo "warming up..."
+run_wrk $plain_port 2 >/dev/null
+run_wrk $oneid_port 2 >/dev/null
+
+rss_before=$(rss_kb "$(worker_pid oneid)")
+plain_rss=$(rss_kb "$(worker_pid plain)")
+
+declare -a a_rps b_rps a_p50 b_p50 a_p99 b_p99
+b_reqs=0
+b_errors=0
+calls_before=$(getex_calls)
+
+for r in $(seq 1 "$rounds"); do
+    read -r rps p50 p99 _ _ <<< "$(run_wrk $plain_port "$dur")"
+    a_rps+=("$rps"); a_p50+=("$p50"); a_p99+=("$p99")
+    read -r rps p50 p99 reqs errs <<< "$(run_wrk $oneid_port "$dur")"
+    b_rps+=("$rps"); b_p50+=("$p50"); b_p99+=("$p99")
+    b_reqs=$((b_reqs + reqs)); b_errors=$((b_errors + errs))
+    printf "round %d: plain %s req/s, oneid %s req/s\n" "$r" "${a_rps[-1]}" "$rps"
+done
+
+calls_after=$(getex_calls)
+rss_after=$(rss_kb "$(worker_pid oneid)")
+
+median() { printf "%s\n" "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+A=$(median "${a_rps[@]}"); B=$(median "${b_rps[@]}")
+A50=$(median "${a_p50[@]}"); B50=$(median "${b_p50[@]}")
+A99=$(median "${a_p99[@]}"); B99=$(median "${b_p99[@]}")
+
+logins=$(taskset -c $cpu_rest python3 "$top/bench/login.py" \
+         --nginx http://127.0.0.1:$oneid_port --count 400 --parallel 8)
+
+echo
+echo "ngx_http_oneid_module benchmark ($(date -u +%Y-%m-%d), $(nproc) cores,"
+echo "$("$nginx" -v 2>&1 | sed 's/.*: //'), Redis $(redis-server --version | awk '{print $3}' | sed 's/^v=//'),"
+echo " wrk -t1 -c$conns, $rounds x ${dur}s per case, medians)"
+echo
+printf "| %-28s | %10s | %8s | %8s | %8s |\n" case "req/s" "p50 ms" "p99 ms" ratio
+printf "|%s|%s|%s|%s|%s|\n" "------------------------------" "------------" \
+    "----------" "----------" "----------"
+printf "| %-28s | %10.0f | %8.2f | %8.2f | %8s |\n" "plain proxy_pass" "$A" "$A50" "$A99" "1.00"
+printf "| %-28s | %10.0f | %8.2f | %8.2f | %8.2f |\n" "oneid on (Redis per request)" \
+    "$B" "$B50" "$B99" "$(awk -v a="$A" -v b="$B" 'BEGIN {print b / a}')"
+echo
+awk -v c=$((calls_after - calls_before)) -v n="$b_reqs" -v e="$b_errors" \
+    -v a99="$A99" -v b99="$B99" 'BEGIN {
+    printf "Redis GETEX per authenticated request: %.3f (%d calls, %d requests, %d non-2xx)\n", c / n, c, n, e
+    printf "p99 latency oneid / plain: %.2f\n", b99 / a99 }'
+echo "worker RSS: oneid ${rss_before} kB before, ${rss_after} kB after" \
+     "$b_reqs requests; plain worker ${plain_rss} kB"
+echo "logins: $logins"
+
+if [ "$soak" -gt 0 ]; then
+    secs=$(awk -v n="$soak" -v rps="$B" 'BEGIN {printf "%d", n / rps + 1}')
+    echo
+    echo "soak: about $soak authenticated requests (${secs}s)..."
+    s_before=$(rss_kb "$(worker_pid oneid)")
+    read -r rps _ _ reqs errs <<< "$(run_wrk $oneid_port "$secs")"
+    s_after=$(rss_kb "$(worker_pid oneid)")
+    echo "soak: $reqs requests, $errs non-2xx, worker RSS ${s_before} kB -> ${s_after} kB"
+fi
