@@ -61,7 +61,9 @@ $(BUILD)/nginx/objs/Makefile: config
 
 $(MODULE): $(BUILD)/nginx/objs/Makefile $(SOURCES)
 	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(BUILD)/nginx/objs/ngx_http_oneid_module.so $@
+	# a new inode: running nginx processes keep the old file mapped
+	cp $(BUILD)/nginx/objs/ngx_http_oneid_module.so $@.tmp
+	mv -f $@.tmp $@
 
 services-start:
 	@t/services.sh start
