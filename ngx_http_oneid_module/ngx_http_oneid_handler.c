@@ -97,6 +97,9 @@ ngx_http_oneid_access_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_oneid_module);
 
     if (ctx != NULL) {
+        /* the subrequest left "sending to client" there */
+        r->connection->log->action = NULL;
+
         if (ctx->waiting) {
             /* woken by something else than our operation */
             return NGX_AGAIN;

@@ -367,7 +367,14 @@ ngx_http_oneid_idp_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     ngx_http_oneid_ctx_t *ctx = data;
 
     ngx_buf_t                 *b;
+    ngx_connection_t          *c;
     ngx_http_core_loc_conf_t  *clcf;
+
+    c = sr->connection;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "oneid: subrequest done rc:%i status:%ui error:%d",
+                   rc, sr->headers_out.status, c->error);
 
     if (ctx->subrequest != sr || ctx->idp_rc != NGX_AGAIN) {
         return rc;
@@ -375,34 +382,45 @@ ngx_http_oneid_idp_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     ctx->waiting = 0;
 
-    if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        ctx->idp_rc = NGX_ERROR;
-        ctx->idp_status = (rc > 0) ? (ngx_uint_t) rc : 0;
+    if (rc != NGX_ERROR && rc < NGX_HTTP_SPECIAL_RESPONSE) {
+        ctx->idp_rc = NGX_OK;
+        ctx->idp_status = sr->headers_out.status;
 
-        clcf = ngx_http_get_module_loc_conf(sr, ngx_http_core_module);
-        b = sr->out ? sr->out->buf : NULL;
-
-        if (rc == NGX_ERROR
-            && ((b != NULL && b->last == b->end)
-                || (sr->upstream != NULL
-                    && sr->upstream->headers_in.content_length_n
-                       > (off_t) clcf->subrequest_output_buffer_size)))
-        {
-            ctx->idp_too_big = clcf->subrequest_output_buffer_size;
+        if (sr->out != NULL && sr->out->buf != NULL) {
+            ctx->idp_body.data = sr->out->buf->pos;
+            ctx->idp_body.len = sr->out->buf->last - sr->out->buf->pos;
         }
 
-        return sr->connection->error ? rc : NGX_OK;
+        return rc;
     }
 
-    ctx->idp_rc = NGX_OK;
-    ctx->idp_status = sr->headers_out.status;
+    ctx->idp_rc = NGX_ERROR;
+    ctx->idp_status = (rc > 0) ? (ngx_uint_t) rc : 0;
 
-    if (sr->out != NULL && sr->out->buf != NULL) {
-        ctx->idp_body.data = sr->out->buf->pos;
-        ctx->idp_body.len = sr->out->buf->last - sr->out->buf->pos;
+    clcf = ngx_http_get_module_loc_conf(sr, ngx_http_core_module);
+    b = sr->out ? sr->out->buf : NULL;
+
+    if (rc == NGX_ERROR
+        && ((b != NULL && b->last == b->end)
+            || (sr->upstream != NULL
+                && sr->upstream->headers_in.content_length_n
+                   > (off_t) clcf->subrequest_output_buffer_size)))
+    {
+        ctx->idp_too_big = clcf->subrequest_output_buffer_size;
     }
 
-    return rc;
+    /*
+     * ngx_http_output_filter() marks the whole connection as failed when
+     * any filter fails, here the in-memory buffer of the subrequest; the
+     * user's socket was never written to, so unless the client itself is
+     * gone the user still gets an answer
+     */
+
+    if (c->error && !c->read->eof && !c->read->error && !c->write->error) {
+        c->error = 0;
+    }
+
+    return c->error ? rc : NGX_OK;
 }
 
 
