@@ -459,8 +459,10 @@ ngx_http_oneid_idp_response(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    /* a NUL inside a value is removed with the other control characters */
+
     json = json_loadb((const char *) ctx->idp_body.data, ctx->idp_body.len,
-                      JSON_REJECT_DUPLICATES, &err);
+                      JSON_REJECT_DUPLICATES|JSON_ALLOW_NUL, &err);
 
     if (json == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
