@@ -95,7 +95,7 @@ for my $case (@cases) {
     my $before = session_keys();
     $t->mark_error_log;
 
-    my $res = $b->login('/ward', user => $user);
+    my $res = $b->login('/ward', user => $user, quiet => 1);
 
     is $res->{status}, $status, "$user: $status";
     ok !defined $b->cookie('oneid_session'), "$user: no session cookie";
@@ -108,7 +108,7 @@ for my $case (@cases) {
 # the language of the page, and JSON for scripts
 {
     my $b = $t->browser;
-    my $res = $b->login('/ward', user => 'identify-500');
+    my $res = $b->login('/ward', user => 'identify-500', quiet => 1);
     like $res->{body}, qr/OneID javob bermayapti/, 'Uzbek by default';
 
     for ([ 'ru-RU,ru;q=0.9', qr/OneID не отвечает/ ],

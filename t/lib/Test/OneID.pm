@@ -269,7 +269,8 @@ sub follow {
 # The whole OneID dance: page on nginx -> authorize URL on the mock (with
 # mock_user=USER, plus %{params}) -> callback on nginx.  Returns the
 # callback response (or the response of the step that went wrong, after a
-# diag saying which); $res->{login_steps} holds all responses in order.
+# diag saying which, unless quiet => 1 because the test expects it);
+# $res->{login_steps} holds all responses in order.
 sub login {
     my ($self, $path, %o) = @_;
     my $user = $o{user} // 'citizen-basic';
@@ -277,7 +278,7 @@ sub login {
     my $done = sub {
         my ($res, $step, $what) = @_;
         Test::More::diag("login($path, user => $user): step $step/3 failed: $what\n"
-            . '  ' . $res->summary) if defined $what;
+            . '  ' . $res->summary) if defined $what && !$o{quiet};
         $res->{login_steps} = [@steps];
         return $res;
     };
