@@ -28,12 +28,13 @@
 static ngx_http_oneid_ctx_t *ngx_http_oneid_create_ctx(ngx_http_request_t *r);
 static void ngx_http_oneid_cleanup(void *data);
 static ngx_int_t ngx_http_oneid_redis_wait(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next, ngx_uint_t argc,
-    ngx_str_t *argv);
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next,
+    const char *command, const char *kind, ngx_str_t *id, ngx_str_t *value,
+    time_t ttl);
 static void ngx_http_oneid_redis_done(void *data, ngx_int_t rc,
     ngx_str_t *value, ngx_str_t *err);
-static void ngx_http_oneid_redis_forget(ngx_http_oneid_ctx_t *ctx,
-    const char *command, ngx_str_t *key);
+static void ngx_http_oneid_forget_session(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
 static void ngx_http_oneid_wake_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_oneid_idp_wait(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next,
@@ -197,10 +198,48 @@ ngx_http_oneid_cleanup(void *data)
 
 /* asynchronous plumbing */
 
+/*
+ * "<command> <prefix><kind>:<hash of id> [value] [EX ttl]", then wait for
+ * the reply and go on with next.
+ */
+
 static ngx_int_t
 ngx_http_oneid_redis_wait(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
-    ngx_http_oneid_step_pt next, ngx_uint_t argc, ngx_str_t *argv)
+    ngx_http_oneid_step_pt next, const char *command, const char *kind,
+    ngx_str_t *id, ngx_str_t *value, time_t ttl)
 {
+    u_char      *p;
+    ngx_str_t    argv[5];
+    ngx_uint_t   argc;
+
+    argv[0].data = (u_char *) command;
+    argv[0].len = ngx_strlen(command);
+
+    if (ngx_http_oneid_session_key(r->pool, ctx->redis, kind, id, &argv[1])
+        != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    argc = 2;
+
+    if (value != NULL) {
+        argv[argc++] = *value;
+    }
+
+    if (ttl) {
+        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (p == NULL) {
+            return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+        }
+
+        ngx_str_set(&argv[argc], "EX");
+        argc++;
+        argv[argc].data = p;
+        argv[argc].len = ngx_sprintf(p, "%T", ttl) - p;
+        argc++;
+    }
+
     ctx->next = next;
     ctx->redis_rc = NGX_ERROR;
     ngx_str_null(&ctx->redis_value);
@@ -269,17 +308,23 @@ ngx_http_oneid_redis_done(void *data, ngx_int_t rc, ngx_str_t *value,
 }
 
 
-/* a command whose outcome nobody waits for (best-effort clean-up) */
+/* delete the session of ctx->sid; nobody waits for the outcome */
 
 static void
-ngx_http_oneid_redis_forget(ngx_http_oneid_ctx_t *ctx, const char *command,
-    ngx_str_t *key)
+ngx_http_oneid_forget_session(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
 {
     ngx_str_t  argv[2], err;
 
-    argv[0].data = (u_char *) command;
-    argv[0].len = ngx_strlen(command);
-    argv[1] = *key;
+    if (ngx_http_oneid_session_key(r->pool, ctx->redis,
+                                   NGX_HTTP_ONEID_SESSION, &ctx->sid,
+                                   &argv[1])
+        != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_str_set(&argv[0], "DEL");
 
     (void) ngx_http_oneid_redis_command(ctx->redis, NULL, NULL, 2, argv,
                                         &err);
@@ -379,28 +424,9 @@ static ngx_int_t
 ngx_http_oneid_load_session(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
     ngx_http_oneid_step_pt next)
 {
-    u_char     *p;
-    ngx_str_t   argv[4];
-
-    if (ngx_http_oneid_session_key(r->pool, ctx->redis,
-                                   NGX_HTTP_ONEID_SESSION,
-                                   &ctx->sid, &argv[1])
-        != NGX_OK)
-    {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-    if (p == NULL) {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    ngx_str_set(&argv[0], "GETEX");
-    ngx_str_set(&argv[2], "EX");
-    argv[3].data = p;
-    argv[3].len = ngx_sprintf(p, "%T", ctx->conf->session_timeout) - p;
-
-    return ngx_http_oneid_redis_wait(r, ctx, next, 4, argv);
+    return ngx_http_oneid_redis_wait(r, ctx, next, "GETEX",
+                                     NGX_HTTP_ONEID_SESSION, &ctx->sid, NULL,
+                                     ctx->conf->session_timeout);
 }
 
 
@@ -414,8 +440,6 @@ static ngx_int_t
 ngx_http_oneid_session_usable(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_str_t  key;
-
     if (ctx->redis_rc != NGX_OK) {
         return NGX_DECLINED;
     }
@@ -435,13 +459,7 @@ ngx_http_oneid_session_usable(ngx_http_request_t *r,
                       "oneid: session reached oneid_session_lifetime, "
                       "login required");
 
-        if (ngx_http_oneid_session_key(r->pool, ctx->redis,
-                                       NGX_HTTP_ONEID_SESSION,
-                                       &ctx->sid, &key)
-            == NGX_OK)
-        {
-            ngx_http_oneid_redis_forget(ctx, "DEL", &key);
-        }
+        ngx_http_oneid_forget_session(r, ctx);
 
         return NGX_DECLINED;
     }
@@ -501,7 +519,7 @@ static ngx_int_t
 ngx_http_oneid_login(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
     u_char                     *p;
-    ngx_str_t                   argv[5], uri;
+    ngx_str_t                   record, uri;
     ngx_http_oneid_loc_conf_t  *olcf;
 
     olcf = ctx->conf;
@@ -532,43 +550,28 @@ ngx_http_oneid_login(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 
     ctx->return_uri = uri;
 
-    if (ngx_http_oneid_session_key(r->pool, ctx->redis,
-                                   NGX_HTTP_ONEID_STATE,
-                                   &ctx->state, &argv[1])
-        != NGX_OK)
-    {
+    /* "<hash of the browser cookie>\n<return uri>" */
+
+    record.len = NGX_HTTP_ONEID_SHA256_HEX_LEN + 1 + uri.len;
+    record.data = ngx_pnalloc(r->pool, record.len);
+    if (record.data == NULL) {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
 
-    argv[2].len = NGX_HTTP_ONEID_SHA256_HEX_LEN + 1 + uri.len;
-    argv[2].data = ngx_pnalloc(r->pool, argv[2].len);
-    if (argv[2].data == NULL) {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    if (ngx_http_oneid_sha256_hex(argv[2].data, ctx->binding.data,
+    if (ngx_http_oneid_sha256_hex(record.data, ctx->binding.data,
                                   ctx->binding.len)
         != NGX_OK)
     {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
 
-    p = argv[2].data + NGX_HTTP_ONEID_SHA256_HEX_LEN;
+    p = record.data + NGX_HTTP_ONEID_SHA256_HEX_LEN;
     *p++ = '\n';
     ngx_memcpy(p, uri.data, uri.len);
 
-    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-    if (p == NULL) {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    ngx_str_set(&argv[0], "SET");
-    ngx_str_set(&argv[3], "EX");
-    argv[4].data = p;
-    argv[4].len = ngx_sprintf(p, "%T", olcf->state_timeout) - p;
-
     return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_login_saved,
-                                     5, argv);
+                                     "SET", NGX_HTTP_ONEID_STATE, &ctx->state,
+                                     &record, olcf->state_timeout);
 }
 
 
@@ -606,7 +609,6 @@ ngx_http_oneid_login_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 static ngx_int_t
 ngx_http_oneid_callback(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_str_t   argv[2];
     ngx_uint_t  valid;
 
     valid = ngx_http_oneid_callback_arg(r, "code", NGX_HTTP_ONEID_MAX_CODE,
@@ -636,18 +638,9 @@ ngx_http_oneid_callback(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 
     /* GETDEL: a state works once, even if two callbacks race */
 
-    if (ngx_http_oneid_session_key(r->pool, ctx->redis,
-                                   NGX_HTTP_ONEID_STATE,
-                                   &ctx->state, &argv[1])
-        != NGX_OK)
-    {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    ngx_str_set(&argv[0], "GETDEL");
-
     return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_callback_state,
-                                     2, argv);
+                                     "GETDEL", NGX_HTTP_ONEID_STATE,
+                                     &ctx->state, NULL, 0);
 }
 
 
@@ -799,9 +792,8 @@ static ngx_int_t
 ngx_http_oneid_callback_identity(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
-    u_char     *p;
-    ngx_int_t   rc;
-    ngx_str_t   argv[5], old;
+    ngx_int_t  rc;
+    ngx_str_t  record;
 
     ctx->next = NULL;
 
@@ -821,38 +813,20 @@ ngx_http_oneid_callback_identity(ngx_http_request_t *r,
 
     /* a new login replaces whatever session this browser had */
 
-    if (ngx_http_oneid_session_cookie(r, ctx) == NGX_OK
-        && ngx_http_oneid_session_key(r->pool, ctx->redis,
-                                      NGX_HTTP_ONEID_SESSION,
-                                      &ctx->sid, &old)
-           == NGX_OK)
-    {
-        ngx_http_oneid_redis_forget(ctx, "DEL", &old);
+    if (ngx_http_oneid_session_cookie(r, ctx) == NGX_OK) {
+        ngx_http_oneid_forget_session(r, ctx);
     }
 
     if (ngx_http_oneid_random_token(r, &ctx->sid) != NGX_OK
-        || ngx_http_oneid_session_key(r->pool, ctx->redis,
-                                      NGX_HTTP_ONEID_SESSION,
-                                      &ctx->sid, &argv[1])
-           != NGX_OK
-        || ngx_http_oneid_session_encode(r->pool, &ctx->identity, &argv[2])
+        || ngx_http_oneid_session_encode(r->pool, &ctx->identity, &record)
            != NGX_OK)
     {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
 
-    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-    if (p == NULL) {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    ngx_str_set(&argv[0], "SET");
-    ngx_str_set(&argv[3], "EX");
-    argv[4].data = p;
-    argv[4].len = ngx_sprintf(p, "%T", ctx->conf->session_timeout) - p;
-
     return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_callback_saved,
-                                     5, argv);
+                                     "SET", NGX_HTTP_ONEID_SESSION, &ctx->sid,
+                                     &record, ctx->conf->session_timeout);
 }
 
 
@@ -889,7 +863,7 @@ ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 static ngx_int_t
 ngx_http_oneid_logout(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_str_t                   argv[2], empty;
+    ngx_str_t                   empty;
     ngx_http_oneid_loc_conf_t  *olcf;
 
     olcf = ctx->conf;
@@ -908,18 +882,9 @@ ngx_http_oneid_logout(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         return ngx_http_oneid_logout_done(r, ctx);
     }
 
-    if (ngx_http_oneid_session_key(r->pool, ctx->redis,
-                                   NGX_HTTP_ONEID_SESSION,
-                                   &ctx->sid, &argv[1])
-        != NGX_OK)
-    {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    ngx_str_set(&argv[0], "GETDEL");
-
     return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_logout_removed,
-                                     2, argv);
+                                     "GETDEL", NGX_HTTP_ONEID_SESSION,
+                                     &ctx->sid, NULL, 0);
 }
 
 
