@@ -88,19 +88,25 @@ ngx_http_oneid_is_token(ngx_str_t *s)
  * "Performance").
  */
 
+static EVP_MD  *ngx_http_oneid_sha256;
+
+
 ngx_int_t
 ngx_http_oneid_sha256_hex(u_char *dst, u_char *data, size_t len)
 {
     u_char         md[EVP_MAX_MD_SIZE];
+    EVP_MD        *sha256;
     unsigned int   mdlen;
 
-    static EVP_MD  *sha256;
+    sha256 = ngx_http_oneid_sha256;
 
     if (sha256 == NULL) {
         sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
         if (sha256 == NULL) {
             return NGX_ERROR;
         }
+
+        ngx_http_oneid_sha256 = sha256;
     }
 
     if (EVP_Digest(data, len, md, &mdlen, sha256, NULL) != 1
@@ -112,4 +118,12 @@ ngx_http_oneid_sha256_hex(u_char *dst, u_char *data, size_t len)
     ngx_hex_dump(dst, md, mdlen);
 
     return NGX_OK;
+}
+
+
+void
+ngx_http_oneid_crypto_cleanup(void)
+{
+    EVP_MD_free(ngx_http_oneid_sha256);
+    ngx_http_oneid_sha256 = NULL;
 }

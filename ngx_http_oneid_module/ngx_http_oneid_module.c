@@ -738,4 +738,6 @@ ngx_http_oneid_exit_process(ngx_cycle_t *cycle)
     if (omcf != NULL && omcf->redis != NULL) {
         ngx_http_oneid_redis_close(omcf->redis);
     }
+
+    ngx_http_oneid_crypto_cleanup();
 }

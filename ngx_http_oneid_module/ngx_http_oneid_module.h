@@ -188,6 +188,7 @@ u_char *ngx_http_oneid_form_escape(u_char *dst, u_char *src, size_t len);
 ngx_int_t ngx_http_oneid_random_token(ngx_http_request_t *r, ngx_str_t *out);
 ngx_int_t ngx_http_oneid_is_token(ngx_str_t *s);
 ngx_int_t ngx_http_oneid_sha256_hex(u_char *dst, u_char *data, size_t len);
+void ngx_http_oneid_crypto_cleanup(void);
 
 /* ngx_http_oneid_cookie.c */
 ngx_int_t ngx_http_oneid_get_cookie(ngx_http_request_t *r, ngx_str_t *name,
