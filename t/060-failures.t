@@ -15,7 +15,7 @@ use Test::OneID::Conf qw(http_config server_config);
 use Time::HiRes qw(time sleep);
 
 # a private Redis that this file may stop and start
-my $redis_port = $ENV{TEST_NGINX_FAILURES_REDIS_PORT} || 16398;
+my $redis_port = ($ENV{TEST_NGINX_REDIS_PORT} || 16379) + 19;
 my $redis_dir = tempdir(CLEANUP => 1);
 
 sub redis_start {

@@ -15,7 +15,8 @@ use Test::OneID;
 use Test::OneID::Conf qw(http_config server_config);
 use Time::HiRes qw(time sleep);
 
-my $redis_port = $ENV{TEST_NGINX_STALLS_REDIS_PORT} || 16397;
+# a private Redis next to the suite's, so that parallel suites do not meet
+my $redis_port = ($ENV{TEST_NGINX_REDIS_PORT} || 16379) + 18;
 my $dir = tempdir(CLEANUP => 1);
 
 system('redis-server', '--port', $redis_port, '--bind', '127.0.0.1',
