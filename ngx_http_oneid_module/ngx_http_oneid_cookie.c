@@ -57,9 +57,9 @@ ngx_http_oneid_set_cookie(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *name, ngx_str_t *value,
     time_t max_age)
 {
-    u_char           *p;
-    size_t            len;
-    ngx_table_elt_t  *h;
+    u_char     *p;
+    size_t      len;
+    ngx_str_t   cookie;
 
     len = name->len + 1 + value->len
           + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
@@ -71,17 +71,7 @@ ngx_http_oneid_set_cookie(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Set-Cookie");
-    h->value.data = p;
+    cookie.data = p;
 
     p = ngx_cpymem(p, name->data, name->len);
     *p++ = '=';
@@ -106,7 +96,11 @@ ngx_http_oneid_set_cookie(ngx_http_request_t *r,
 
     p = ngx_cpymem(p, "; SameSite=Lax", sizeof("; SameSite=Lax") - 1);
 
-    h->value.len = p - h->value.data;
+    cookie.len = p - cookie.data;
+
+    if (ngx_http_oneid_add_header_out(r, "Set-Cookie", &cookie) == NULL) {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }

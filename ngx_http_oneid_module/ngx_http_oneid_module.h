@@ -221,6 +221,8 @@ typedef enum {
 ngx_int_t ngx_http_oneid_send_page(ngx_http_request_t *r,
     ngx_http_oneid_page_e page);
 ngx_int_t ngx_http_oneid_redirect(ngx_http_request_t *r, ngx_str_t *location);
+ngx_table_elt_t *ngx_http_oneid_add_header_out(ngx_http_request_t *r,
+    const char *key, ngx_str_t *value);
 
 
 #endif /* _NGX_HTTP_ONEID_MODULE_H_INCLUDED_ */

@@ -230,23 +230,38 @@ ngx_http_oneid_redirect(ngx_http_request_t *r, ngx_str_t *location)
 {
     ngx_http_clear_location(r);
 
-    r->headers_out.location = ngx_list_push(&r->headers_out.headers);
-    if (r->headers_out.location == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.location->hash = 1;
-#if (nginx_version >= 1023000)
-    r->headers_out.location->next = NULL;
-#endif
-    ngx_str_set(&r->headers_out.location->key, "Location");
-    r->headers_out.location->value = *location;
-
-    if (ngx_http_oneid_no_store(r) != NGX_OK) {
+    r->headers_out.location = ngx_http_oneid_add_header_out(r, "Location",
+                                                            location);
+    if (r->headers_out.location == NULL
+        || ngx_http_oneid_no_store(r) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return NGX_HTTP_MOVED_TEMPORARILY;
+}
+
+
+ngx_table_elt_t *
+ngx_http_oneid_add_header_out(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value = *value;
+
+    return h;
 }
 
 
@@ -255,19 +270,11 @@ ngx_http_oneid_redirect(ngx_http_request_t *r, ngx_str_t *location)
 static ngx_int_t
 ngx_http_oneid_no_store(ngx_http_request_t *r)
 {
-    ngx_table_elt_t  *h;
+    ngx_str_t  value = ngx_string("no-store");
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_oneid_add_header_out(r, "Cache-Control", &value) == NULL) {
         return NGX_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
 
     return NGX_OK;
 }
