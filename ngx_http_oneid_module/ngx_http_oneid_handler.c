@@ -35,6 +35,10 @@ static void ngx_http_oneid_redis_done(void *data, ngx_int_t rc,
     ngx_str_t *value, ngx_str_t *err);
 static void ngx_http_oneid_forget_session(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
+static void ngx_http_oneid_touch_session(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_cached_session(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
 static void ngx_http_oneid_wake_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_oneid_idp_wait(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next,
@@ -160,6 +164,7 @@ ngx_http_oneid_create_ctx(ngx_http_request_t *r)
     ctx->request = r;
     ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_oneid_module);
     ctx->redis = omcf->redis;
+    ctx->cache = omcf->cache;
 
     ctx->wake.handler = ngx_http_oneid_wake_handler;
     ctx->wake.data = ctx;
@@ -324,10 +329,76 @@ ngx_http_oneid_forget_session(ngx_http_request_t *r,
         return;
     }
 
+    if (ctx->cache != NULL) {
+        ngx_http_oneid_cache_delete(ctx->cache, argv[1].data + argv[1].len
+                                    - NGX_HTTP_ONEID_SHA256_HEX_LEN);
+    }
+
     ngx_str_set(&argv[0], "DEL");
 
     (void) ngx_http_oneid_redis_command(ctx->redis, NULL, NULL, 2, argv,
                                         &err);
+}
+
+
+/*
+ * A session answered from the cache still has its idle timeout in Redis
+ * pushed forward, at most once per "refresh" of oneid_session_cache.
+ */
+
+static void
+ngx_http_oneid_touch_session(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    u_char     *p;
+    ngx_str_t   argv[3], err;
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (p == NULL) {
+        return;
+    }
+
+    ngx_str_set(&argv[0], "EXPIRE");
+    argv[1] = ctx->key;
+    argv[2].data = p;
+    argv[2].len = ngx_sprintf(p, "%T", ctx->conf->session_timeout) - p;
+
+    (void) ngx_http_oneid_redis_command(ctx->redis, NULL, NULL, 3, argv,
+                                        &err);
+}
+
+
+/* NGX_OK: the session came from the cache into ctx->redis_value */
+
+static ngx_int_t
+ngx_http_oneid_cached_session(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_uint_t  refresh;
+
+    if (ngx_http_oneid_session_key(r->pool, ctx->redis,
+                                   NGX_HTTP_ONEID_SESSION, &ctx->sid,
+                                   &ctx->key)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oneid_cache_get(ctx->cache, ctx->key.data + ctx->key.len
+                                 - NGX_HTTP_ONEID_SHA256_HEX_LEN,
+                                 r->pool, &ctx->redis_value, &refresh)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx->redis_rc = NGX_OK;
+    ctx->from_cache = 1;
+
+    if (refresh) {
+        ngx_http_oneid_touch_session(r, ctx);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -477,6 +548,12 @@ ngx_http_oneid_protect(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         return ngx_http_oneid_login(r, ctx);
     }
 
+    if (ctx->cache != NULL
+        && ngx_http_oneid_cached_session(r, ctx) == NGX_OK)
+    {
+        return ngx_http_oneid_protect_loaded(r, ctx);
+    }
+
     return ngx_http_oneid_load_session(r, ctx, ngx_http_oneid_protect_loaded);
 }
 
@@ -494,6 +571,12 @@ ngx_http_oneid_protect_loaded(ngx_http_request_t *r,
 
     if (ngx_http_oneid_session_usable(r, ctx) != NGX_OK) {
         return ngx_http_oneid_login(r, ctx);
+    }
+
+    if (ctx->cache != NULL && !ctx->from_cache && ctx->key.len) {
+        ngx_http_oneid_cache_put(ctx->cache, ctx->key.data + ctx->key.len
+                                 - NGX_HTTP_ONEID_SHA256_HEX_LEN,
+                                 &ctx->redis_value);
     }
 
     if (ngx_http_oneid_set_identity_headers(r, ctx->conf, &ctx->identity)
@@ -880,6 +963,16 @@ ngx_http_oneid_logout(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 
     if (ngx_http_oneid_session_cookie(r, ctx) != NGX_OK) {
         return ngx_http_oneid_logout_done(r, ctx);
+    }
+
+    if (ctx->cache != NULL
+        && ngx_http_oneid_session_key(r->pool, ctx->redis,
+                                      NGX_HTTP_ONEID_SESSION, &ctx->sid,
+                                      &ctx->key)
+           == NGX_OK)
+    {
+        ngx_http_oneid_cache_delete(ctx->cache, ctx->key.data + ctx->key.len
+                                    - NGX_HTTP_ONEID_SHA256_HEX_LEN);
     }
 
     return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_logout_removed,

@@ -29,6 +29,8 @@ static char *ngx_http_oneid_role(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oneid_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_oneid_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_oneid_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oneid_check_url(ngx_conf_t *cf, void *post,
@@ -81,6 +83,13 @@ static ngx_command_t  ngx_http_oneid_commands[] = {
     { ngx_string("oneid_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_oneid_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oneid_session_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_oneid_session_cache,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -359,6 +368,7 @@ ngx_http_oneid_create_main_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     omcf->redis = NULL;
+     *     omcf->cache = NULL;
      */
 
     return omcf;
@@ -578,6 +588,19 @@ ngx_http_oneid_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return ngx_http_oneid_redis_parse(cf, &omcf->redis);
+}
+
+
+static char *
+ngx_http_oneid_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oneid_main_conf_t *omcf = conf;
+
+    if (omcf->cache != NULL) {
+        return "is duplicate";
+    }
+
+    return ngx_http_oneid_cache_parse(cf, cmd, &omcf->cache);
 }
 
 

@@ -61,6 +61,7 @@ typedef struct {
 
 
 typedef struct ngx_http_oneid_redis_s      ngx_http_oneid_redis_t;
+typedef struct ngx_http_oneid_cache_s      ngx_http_oneid_cache_t;
 typedef struct ngx_http_oneid_redis_cmd_s  ngx_http_oneid_redis_cmd_t;
 
 /*
@@ -73,6 +74,7 @@ typedef void (*ngx_http_oneid_redis_handler_pt)(void *data, ngx_int_t rc,
 
 typedef struct {
     ngx_http_oneid_redis_t       *redis;
+    ngx_http_oneid_cache_t       *cache;
 } ngx_http_oneid_main_conf_t;
 
 
@@ -114,6 +116,7 @@ struct ngx_http_oneid_ctx_s {
     ngx_http_request_t           *request;
     ngx_http_oneid_loc_conf_t    *conf;
     ngx_http_oneid_redis_t       *redis;
+    ngx_http_oneid_cache_t       *cache;
 
     ngx_http_oneid_step_pt        next;
     ngx_event_t                   wake;
@@ -130,6 +133,7 @@ struct ngx_http_oneid_ctx_s {
     ngx_uint_t                    idp_too_big;
 
     ngx_str_t                     sid;
+    ngx_str_t                     key;
     ngx_str_t                     code;
     ngx_str_t                     state;
     ngx_str_t                     binding;
@@ -141,6 +145,7 @@ struct ngx_http_oneid_ctx_s {
     unsigned                      waiting:1;
     unsigned                      authenticated:1;
     unsigned                      have_session_cookie:1;
+    unsigned                      from_cache:1;
 };
 
 
@@ -162,6 +167,15 @@ void ngx_http_oneid_redis_cancel(ngx_http_oneid_redis_cmd_t *cmd);
 void ngx_http_oneid_redis_reset(ngx_http_oneid_redis_t *rd,
     const char *reason);
 void ngx_http_oneid_redis_close(ngx_http_oneid_redis_t *rd);
+
+/* ngx_http_oneid_cache.c */
+char *ngx_http_oneid_cache_parse(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_oneid_cache_t **cachep);
+ngx_int_t ngx_http_oneid_cache_get(ngx_http_oneid_cache_t *cache, u_char *id,
+    ngx_pool_t *pool, ngx_str_t *value, ngx_uint_t *refresh);
+void ngx_http_oneid_cache_put(ngx_http_oneid_cache_t *cache, u_char *id,
+    ngx_str_t *value);
+void ngx_http_oneid_cache_delete(ngx_http_oneid_cache_t *cache, u_char *id);
 
 /* ngx_http_oneid_session.c */
 ngx_int_t ngx_http_oneid_session_key(ngx_pool_t *pool,
