@@ -1,25 +1,73 @@
-"""Test users of the mock OneID, all synthetic.
+"""Test users of the mock OneID.  Every person here is made up.
 
-Identities follow shared/oneid-protocol.md section 3.2: every scalar is a
-string, PINs are 14 digits whose digits 2-7 are DDMMYY of birth_date, names
-are upper-case Uzbek Latin with U+2018 (O‘, G‘), addresses Cyrillic.
+The identities follow shared/oneid-protocol.md section 3.2: every scalar is
+a JSON string, PINs (PINFL) have 14 digits, the first one 3 for a man and 4
+for a woman born in the 1900s, digits 2-7 the DDMMYY of birth_date; names
+are upper-case Uzbek Latin with U+2018 in O‘ and G‘, addresses Cyrillic.
+`sess_id` is filled in by the mock (it equals the access token).
 
-Plain fixtures (a person who signs in):
-  doctor          the demo's default: a woman, LOGINPASSMETHOD, "... QIZI"
-  citizen-basic   LOGINPASSMETHOD, valid "false", no email, O‘/G‘ names
-  citizen-eds     PKCSMETHOD, valid "true", phone with "+"
-  legal-rep       LEPKCSMETHOD, user_type "L", pkcs_legal_tin, two legal_info
-                  entries (one is_basic), acron_UZ with double quotes
-  sparse          only pin, user_id, ret_cd, sess_id and names; email "",
-                  mid_name null
-  legacy-formats  old formats: YYYYMMDD birth date, gd "M", YYYY-DD-MM
-                  passport dates plus _pport_*, names sent as \\u2018
-                  escapes, 128-hex sess_id
+People (the whole login works):
 
-Scenario fixtures (the front channel works, the back channel misbehaves):
-  token-*, identify-*, logout-500: see SCENARIOS below.
-Front-channel scenarios: abandon, no-code, error.
+  doctor          the demo's default user: a woman, MOBILEMETHOD,
+                  mid_name "G‘AYRAT QIZI", a Cyrillic address
+  citizen-basic   LOGINPASSMETHOD, valid "false", valid_methods [],
+                  legal_info [], no email, O‘/G‘ names (even in user_id),
+                  Cyrillic per_adr with a double and a trailing space
+  citizen-eds     PKCSMETHOD, valid "true", valid_methods ["PKCSMETHOD"],
+                  phone with "+", old Cyrillic natn/ctzn, a tin
+  legal-rep       LEPKCSMETHOD, user_type "L", pkcs_legal_tin, two
+                  legal_info entries (the second is_basic: true), acron_UZ
+                  with double quotes, full_name in FIRST MID SUR order
+  sparse          only pin, user_id, ret_cd, sess_id and the names; email
+                  is "" and mid_name is null; everything else absent
+  legacy-formats  2018-era data: birth_date YYYYMMDD, gd "M", passport
+                  dates YYYY-DD-MM plus _pport_* copies, phone without "+",
+                  the old empty le_tin/le_name/role_list/ws_list, no
+                  auth_method and no legal_info; the whole answer is sent
+                  with \\uXXXX escapes (O\\u2018RINOV) and sess_id is 128 hex
+                  characters instead of the access token
+
+Front-channel scenarios (the authorize step itself misbehaves):
+
+  abandon         200 "waiting..." page, never redirects back
+  no-code         302 back to redirect_uri with state only, no code
+  error           302 back with error=access_denied (and state)
+
+Back-channel scenarios (the authorize step works; the identity is that of
+citizen-basic unless the scenario changes it):
+
+  token-500              token: HTTP 500 HTML page
+  token-html             token: HTTP 200 with an HTML maintenance page
+  token-slow             token: answers after --slow-seconds (3 s)
+  token-not-found        token: 400 {"error":"token_not_found",...}
+  token-no-access-token  token: 200 JSON without access_token
+  token-429              token: 429 with Retry-After: 60
+  identify-500           identify: HTTP 500 HTML page
+  identify-html          identify: HTTP 200 with an HTML page
+  identify-truncated     identify: 200, valid JSON cut in the middle
+  identify-huge          identify: 200, valid JSON of about 64 KB (per_adr)
+  identify-slow          identify: answers after --slow-seconds
+  identify-429           identify: 429 with Retry-After: 60
+  identify-ret-cd        identify: a full identity, but ret_cd "1"
+  identify-bad-pin       identify: pin "12345"
+  identify-no-pin        identify: no pin key at all
+  identify-pin-number    identify: pin as a JSON number
+  identify-legal-object  identify: legal_info an object instead of an array
+  identify-null-fields   identify: every field but pin, ret_cd and sess_id
+                         is null
+  identify-crlf          identify: CR, LF and NUL inside full_name and
+                         first_name ("...\\r\\nX-Injected: 1\\r\\n...")
+  identify-nested        identify: valid JSON with arrays nested 5000 deep
+                         (--nested-depth; deeper than jansson's 2048 limit,
+                         and still under 16 KB so that the parser, not the
+                         buffer size, is what rejects it)
+  logout-500             logout: one_log_out for this token answers 500 and
+                         the token stays valid at OneID
 """
+
+import copy
+
+# --- people ---------------------------------------------------------------
 
 DOCTOR = {
     "valid": "true",
@@ -27,21 +75,28 @@ DOCTOR = {
     "pin": "41203870000017",
     "user_id": "dilnoza.karimova",
     "full_name": "KARIMOVA DILNOZA G\u2018AYRAT QIZI",
+    "pport_no": "AC1234567",
+    "birth_date": "1987-03-12",
     "sur_name": "KARIMOVA",
     "first_name": "DILNOZA",
     "mid_name": "G\u2018AYRAT QIZI",
-    "pport_no": "AC1234567",
-    "birth_date": "1987-03-12",
     "user_type": "I",
     "ret_cd": "0",
-    "auth_method": "LOGINPASSMETHOD",
+    "auth_method": "MOBILEMETHOD",
     "legal_info": [],
     "gd": "2",
     "natn": "O\u2018ZBEK",
     "ctzn": "O\u2018ZBEKISTON",
+    "birth_place": "TOSHKENT SHAHRI",
     "per_adr": "ТОШКЕНТ ШАҲРИ, ЮНУСОБОД ТУМАНИ, 4-МАВЗЕ, 12-УЙ",
+    "pport_issue_place": "TOSHKENT SHAHRI YUNUSOBOD TUMANI IIB",
+    "pport_issue_date": "2019-04-02",
+    "pport_expr_date": "2029-04-01",
     "mob_phone_no": "+998901234567",
     "email": "dilnoza@example.uz",
+    "birth_place_id": "1726",
+    "nationality_id": "44",
+    "citizenship_id": "182",
 }
 
 CITIZEN_BASIC = {
@@ -50,11 +105,11 @@ CITIZEN_BASIC = {
     "pin": "31505900000011",
     "user_id": "olim.toshpo\u2018latov",
     "full_name": "TOSHPO\u2018LATOV OLIM G\u2018OFUR O\u2018G\u2018LI",
+    "pport_no": "AA7654321",
+    "birth_date": "1990-05-15",
     "sur_name": "TOSHPO\u2018LATOV",
     "first_name": "OLIM",
     "mid_name": "G\u2018OFUR O\u2018G\u2018LI",
-    "pport_no": "AA7654321",
-    "birth_date": "1990-05-15",
     "user_type": "I",
     "ret_cd": "0",
     "auth_method": "LOGINPASSMETHOD",
@@ -62,11 +117,15 @@ CITIZEN_BASIC = {
     "gd": "1",
     "natn": "O\u2018ZBEK",
     "ctzn": "O\u2018ZBEKISTON",
+    "birth_place": "SAMARQAND VILOYATI, URGUT TUMANI",
     "per_adr": "САМАРҚАНД ВИЛОЯТИ,  УРГУТ ТУМАНИ, ЯНГИОБОД МФЙ, уй:7 ",
     "pport_issue_place": "URGUT TUMANI IIB",
     "pport_issue_date": "2015-06-20",
     "pport_expr_date": "2025-06-19",
     "mob_phone_no": "+998935551122",
+    "birth_place_id": "1718",
+    "nationality_id": "44",
+    "citizenship_id": "",
 }
 
 CITIZEN_EDS = {
@@ -75,16 +134,25 @@ CITIZEN_EDS = {
     "pin": "30201850000022",
     "user_id": "jasur.aliyev",
     "full_name": "ALIYEV JASUR BAXTIYOROVICH",
+    "pport_no": "AB1112223",
+    "birth_date": "1985-01-02",
     "sur_name": "ALIYEV",
     "first_name": "JASUR",
     "mid_name": "BAXTIYOROVICH",
-    "pport_no": "AB1112223",
-    "birth_date": "1985-01-02",
     "user_type": "I",
     "ret_cd": "0",
     "auth_method": "PKCSMETHOD",
     "legal_info": [],
     "gd": "1",
+    "natn": "УЗБЕК",
+    "ctzn": "УЗБЕКИСТАН",
+    "birth_place": "ҚАШҚАДАРЁ ВИЛОЯТИ",
+    # Ћ (U+040B) inside an Uzbek word, as once captured
+    "per_adr": "ҚАРШИ ШАҲРИ, ЎЗБЕКИСТОН КЎЧАСИ, 5-УЙ, 17-ХОНАДОН, "
+               "ҒАЛАБА МФЙ, ТЕМИРЙЎЛЋИЛАР",
+    "pport_issue_place": "ҚАРШИ ШАҲАР ИИБ",
+    "pport_issue_date": "2016-09-14",
+    "pport_expr_date": "2026-09-13",
     "mob_phone_no": "+998971112233",
     "email": "jasur@example.uz",
     "tin": "412345678",
@@ -95,12 +163,12 @@ LEGAL_REP = {
     "valid_methods": ["PKCSMETHOD", "MOBILEMETHOD"],
     "pin": "32807880000033",
     "user_id": "bobur.rahimov",
-    "full_name": "RAHIMOV BOBUR SHUHRAT O\u2018G\u2018LI",
+    "full_name": "BOBUR SHUHRAT O\u2018G\u2018LI RAHIMOV",
+    "pport_no": "AD3334445",
+    "birth_date": "1988-07-28",
     "sur_name": "RAHIMOV",
     "first_name": "BOBUR",
     "mid_name": "SHUHRAT O\u2018G\u2018LI",
-    "pport_no": "AD3334445",
-    "birth_date": "1988-07-28",
     "user_type": "L",
     "ret_cd": "0",
     "auth_method": "LEPKCSMETHOD",
@@ -115,6 +183,11 @@ LEGAL_REP = {
                     "JAMIYAT"},
     ],
     "gd": "1",
+    "natn": "O\u2018ZBEK",
+    "ctzn": "O\u2018ZBEKISTON",
+    "per_adr": "ТОШКЕНТ ВИЛОЯТИ, ЧИРЧИҚ ШАҲРИ, А.ТЕМУР КЎЧАСИ, 3-УЙ",
+    "mob_phone_no": "+998991234455",
+    "tin": "487654321",
 }
 
 SPARSE = {
@@ -124,69 +197,176 @@ SPARSE = {
     "sur_name": "NAZAROVA",
     "first_name": "MALIKA",
     "mid_name": None,
-    "email": "",
     "ret_cd": "0",
+    "email": "",
 }
 
+# sent with ensure_ascii: every non-ASCII character as a \uXXXX escape
 LEGACY_FORMATS = {
     "valid": "true",
     "pin": "31212800000055",
     "user_id": "sherzod.o\u2018rinov",
     "full_name": "O\u2018RINOV SHERZOD G\u2018ANI O\u2018G\u2018LI",
+    "pport_no": "AA0001112",
+    "birth_date": "19801212",
     "sur_name": "O\u2018RINOV",
     "first_name": "SHERZOD",
     "mid_name": "G\u2018ANI O\u2018G\u2018LI",
-    "pport_no": "AA0001112",
-    "birth_date": "19801212",
+    "user_type": "I",
+    "ret_cd": "0",
     "gd": "M",
+    "natn": "УЗБЕК",
+    "ctzn": "УЗБЕКИСТАН",
+    "birth_cntry": "УЗБЕКИСТАН",
+    "birth_place": "ФАРҒОНА ВИЛОЯТИ",
+    "per_adr": "ФАРҒОНА ВИЛОЯТИ, ҚЎҚОН ШАҲРИ, НАВОИЙ КЎЧАСИ  уй:21",
+    "tem_adr": "",
+    "pport_issue_place": "ҚЎҚОН ШАҲАР ИИБ",
     "pport_issue_date": "2010-26-05",
     "pport_expr_date": "2020-25-05",
     "_pport_issue_date": "2010-26-05",
     "_pport_expr_date": "2020-25-05",
     "mob_phone_no": "998901112233",
-    "user_type": "I",
-    "ret_cd": "0",
-    "auth_method": "LOGINPASSMETHOD",
-    "legal_info": [],
+    "email": "",
+    "tin": "498765432",
+    "le_tin": "",
+    "le_name": "",
+    "role_list": "",
+    "ws_list": "",
 }
 
+# name -> (one-line description, identity); the picker lists them in order
 USERS = {
-    "doctor": ("Dr Dilnoza Karimova (demo default)", DOCTOR),
-    "citizen-basic": ("login and password, O\u2018/G\u2018 names", CITIZEN_BASIC),
-    "citizen-eds": ("personal e-signature", CITIZEN_EDS),
-    "legal-rep": ("legal entity e-signature, two organisations", LEGAL_REP),
+    "doctor": ("Dr Dilnoza Karimova, the demo's default user",
+               DOCTOR),
+    "citizen-basic": ("login and password, O\u2018/G\u2018 names, "
+                      "Cyrillic address", CITIZEN_BASIC),
+    "citizen-eds": ("personal e-signature (PKCSMETHOD), valid \"true\"",
+                    CITIZEN_EDS),
+    "legal-rep": ("legal entity e-signature, two organisations",
+                  LEGAL_REP),
     "sparse": ("almost every field missing, \"\" or null", SPARSE),
-    "legacy-formats": ("2018-era formats, \\u2018 escapes", LEGACY_FORMATS),
+    "legacy-formats": ("2018-era formats, \\u2018 escapes, 128-hex sess_id",
+                       LEGACY_FORMATS),
 }
 
-# Scenario fixtures: identity of citizen-basic, misbehaving back channel.
-# step: which call misbehaves; kind: how.
+# fixtures whose whole answer is sent with \uXXXX escapes
+ASCII_ONLY = {"legacy-formats"}
+
+# fixtures whose sess_id is not the access token but 128 hex characters
+HEX_SESS_ID = {"legacy-formats"}
+
+# --- scenarios ------------------------------------------------------------
+
+# the person behind every back-channel scenario
+SCENARIO_BASE = "citizen-basic"
+
+# name -> (step that misbehaves, kind, one-line description)
 SCENARIOS = {
-    "token-500": ("token", "http-500"),
-    "token-html": ("token", "html-200"),
-    "token-slow": ("token", "slow"),
-    "token-not-found": ("token", "not-found"),
-    "token-no-access-token": ("token", "no-access-token"),
-    "token-429": ("token", "http-429"),
-    "identify-500": ("identify", "http-500"),
-    "identify-html": ("identify", "html-200"),
-    "identify-truncated": ("identify", "truncated"),
-    "identify-huge": ("identify", "huge"),
-    "identify-slow": ("identify", "slow"),
-    "identify-429": ("identify", "http-429"),
-    "identify-ret-cd": ("identify", "ret-cd"),
-    "identify-bad-pin": ("identify", "bad-pin"),
-    "identify-no-pin": ("identify", "no-pin"),
-    "identify-pin-number": ("identify", "pin-number"),
-    "identify-legal-object": ("identify", "legal-object"),
-    "identify-null-fields": ("identify", "null-fields"),
-    "identify-crlf": ("identify", "crlf"),
-    "identify-nested": ("identify", "nested"),
-    "logout-500": ("logout", "http-500"),
+    "token-500": ("token", "http-500", "token request: HTTP 500 page"),
+    "token-html": ("token", "html-200", "token request: 200 with HTML"),
+    "token-slow": ("token", "slow", "token request: slow answer"),
+    "token-not-found": ("token", "not-found",
+                        "token request: 400 token_not_found"),
+    "token-no-access-token": ("token", "no-access-token",
+                              "token request: 200 JSON, no access_token"),
+    "token-429": ("token", "http-429", "token request: 429 Retry-After"),
+    "identify-500": ("identify", "http-500", "identify: HTTP 500 page"),
+    "identify-html": ("identify", "html-200", "identify: 200 with HTML"),
+    "identify-truncated": ("identify", "truncated",
+                           "identify: JSON cut in the middle"),
+    "identify-huge": ("identify", "huge", "identify: about 64 KB of JSON"),
+    "identify-slow": ("identify", "slow", "identify: slow answer"),
+    "identify-429": ("identify", "http-429", "identify: 429 Retry-After"),
+    "identify-ret-cd": ("identify", "ret-cd",
+                        "identify: full identity, ret_cd \"1\""),
+    "identify-bad-pin": ("identify", "bad-pin", "identify: pin \"12345\""),
+    "identify-no-pin": ("identify", "no-pin", "identify: no pin"),
+    "identify-pin-number": ("identify", "pin-number",
+                            "identify: pin as a JSON number"),
+    "identify-legal-object": ("identify", "legal-object",
+                              "identify: legal_info is an object"),
+    "identify-null-fields": ("identify", "null-fields",
+                             "identify: every optional field null"),
+    "identify-crlf": ("identify", "crlf",
+                      "identify: CR/LF/NUL inside names"),
+    "identify-nested": ("identify", "nested",
+                        "identify: arrays nested 5000 deep"),
+    "logout-500": ("logout", "http-500",
+                   "one_log_out answers 500 (identity fine)"),
 }
 
 FRONT_SCENARIOS = {
-    "abandon": "the user never finishes: no redirect",
-    "no-code": "redirect back without a code",
+    "abandon": "the user never finishes: a waiting page, no redirect",
+    "no-code": "redirect back with state but no code",
     "error": "redirect back with error=access_denied",
 }
+
+# --- helpers --------------------------------------------------------------
+
+# Key order of the answer: the documented core in the order of the official
+# sample, then the personal data; anything else after that.
+FIELD_ORDER = (
+    "valid", "valid_methods", "validation_method", "pin", "user_id",
+    "full_name", "pport_no", "birth_date", "sur_name", "first_name",
+    "mid_name", "user_type", "sess_id", "ret_cd", "auth_method",
+    "pkcs_legal_tin", "legal_info",
+    "gd", "natn", "ctzn", "birth_cntry", "birth_place", "per_adr", "tem_adr",
+    "pport_issue_place", "pport_issue_date", "pport_expr_date",
+    "_pport_issue_date", "_pport_expr_date", "mob_phone_no", "email", "tin",
+    "birth_place_id", "nationality_id", "citizenship_id",
+    "doc_give_place_id", "le_tin", "le_name", "role_list", "ws_list",
+)
+
+
+def known(name):
+    """True if name is any fixture: person or scenario."""
+    return name in USERS or name in SCENARIOS or name in FRONT_SCENARIOS
+
+
+def scenario(name):
+    """(step, kind) of a back-channel scenario, or (None, None)."""
+    if name in SCENARIOS:
+        return SCENARIOS[name][:2]
+    return None, None
+
+
+def identity(name):
+    """A fresh copy of the identity behind a fixture, without sess_id."""
+    base = USERS[name][1] if name in USERS else USERS[SCENARIO_BASE][1]
+    return copy.deepcopy(base)
+
+
+def ordered(ident):
+    """The identity with its keys in FIELD_ORDER, others after."""
+    out = {k: ident[k] for k in FIELD_ORDER if k in ident}
+    out.update((k, v) for k, v in ident.items() if k not in out)
+    return out
+
+
+def apply_identify_scenario(kind, ident, huge_bytes=64 * 1024):
+    """Change an identity the way an identify scenario asks (in place)."""
+    if kind == "ret-cd":
+        ident["ret_cd"] = "1"
+    elif kind == "bad-pin":
+        ident["pin"] = "12345"
+    elif kind == "no-pin":
+        del ident["pin"]
+    elif kind == "pin-number":
+        ident["pin"] = int(ident["pin"])
+    elif kind == "legal-object":
+        ident["legal_info"] = {"is_basic": True, "tin": "301234567",
+                               "acron_UZ": "\"NAMUNA KLINIKA\" MChJ"}
+    elif kind == "null-fields":
+        for k in ident:
+            if k not in ("pin", "ret_cd", "sess_id"):
+                ident[k] = None
+    elif kind == "crlf":
+        ident["full_name"] = "EVIL\r\nX-Injected: 1\r\n\r\nNAME\x00"
+        ident["first_name"] = "A\nB"
+    elif kind == "huge":
+        # a long address: about huge_bytes of UTF-8 in all
+        part = "САМАРҚАНД ВИЛОЯТИ, УРГУТ ТУМАНИ, ЯНГИОБОД МФЙ, уй:7; "
+        size = len(part.encode("utf-8"))
+        ident["per_adr"] = part * (huge_bytes // size + 1)
+    return ident
