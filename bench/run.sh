@@ -39,6 +39,7 @@ redis_port=16400
 backend_port=18090
 plain_port=18091
 oneid_port=18092
+cached_port=18093
 mock_port=18445
 
 for tool in wrk taskset redis-server python3; do
@@ -51,7 +52,7 @@ cpu_rest=1
 [ "$(nproc)" -ge 2 ] || cpu_rest=0
 
 cleanup() {
-    for d in plain oneid backend; do
+    for d in plain oneid cached backend; do
         [ -f "$work/$d/logs/nginx.pid" ] &&
             "$nginx" -p "$work/$d" -c conf/nginx.conf -s stop 2>/dev/null
     done
@@ -61,7 +62,7 @@ cleanup() {
 trap cleanup EXIT
 
 rm -rf "$work"
-mkdir -p "$work"/{plain,oneid,backend}/{conf,logs}
+mkdir -p "$work"/{plain,oneid,cached,backend}/{conf,logs}
 
 cat > "$work/backend/conf/nginx.conf" <<END
 worker_processes 1;
@@ -107,7 +108,7 @@ END
 }
 
 proxy_conf $plain_port "" "" "" > "$work/plain/conf/nginx.conf"
-proxy_conf $oneid_port "load_module $module;" "
+oneid_server="
         oneid on;
         oneid_client_id dmed;
         oneid_client_secret \"dm3d+S3cr/et=&x==\";
@@ -121,8 +122,14 @@ proxy_conf $oneid_port "load_module $module;" "
             subrequest_output_buffer_size 16k;
         }
         location = /oneid/callback { oneid_callback; }
-        location = /oneid/logout { oneid_logout; }" \
+        location = /oneid/logout { oneid_logout; }"
+
+proxy_conf $oneid_port "load_module $module;" "$oneid_server" \
     "oneid_redis 127.0.0.1:$redis_port;" > "$work/oneid/conf/nginx.conf"
+proxy_conf $cached_port "load_module $module;" "$oneid_server" \
+    "oneid_redis 127.0.0.1:$redis_port;
+    oneid_session_cache zone=sessions:10m ttl=5s refresh=60s;" \
+    > "$work/cached/conf/nginx.conf"
 
 # the mock accepts port 8081 as a registered redirect URI; the bench never
 # follows the redirect to that host, it sends the callback to $oneid_port
@@ -136,6 +143,7 @@ taskset -c $cpu_rest python3 "$top/t/mock-oneid/mock_oneid.py" --plain \
 taskset -c $cpu_rest "$nginx" -p "$work/backend" -c conf/nginx.conf
 taskset -c $cpu_proxy "$nginx" -p "$work/plain" -c conf/nginx.conf
 taskset -c $cpu_proxy "$nginx" -p "$work/oneid" -c conf/nginx.conf
+taskset -c $cpu_proxy "$nginx" -p "$work/cached" -c conf/nginx.conf
 
 for i in $(seq 1 50); do
     curl -sf http://127.0.0.1:$mock_port/__mock/health >/dev/null 2>&1 && break
@@ -182,11 +190,14 @@ run_wrk() {    # run_wrk <port> <seconds>: "rps p50ms p99ms requests errors"
 echo "warming up..."
 run_wrk $plain_port 2 >/dev/null
 run_wrk $oneid_port 2 >/dev/null
+run_wrk $cached_port 2 >/dev/null
 
 rss_before=$(rss_kb "$(worker_pid oneid)")
 plain_rss=$(rss_kb "$(worker_pid plain)")
 
-declare -a a_rps b_rps a_p50 b_p50 a_p99 b_p99
+# the machine's speed drifts between rounds: ratios are taken per round
+# (A, B and C run back to back) and their median is reported
+declare -a a_rps b_rps c_rps a_p50 b_p50 c_p50 a_p99 b_p99 c_p99 b_ratio c_ratio
 b_reqs=0
 b_errors=0
 calls_before=$(getex_calls)
@@ -197,7 +208,16 @@ for r in $(seq 1 "$rounds"); do
     read -r rps p50 p99 reqs errs <<< "$(run_wrk $oneid_port "$dur")"
     b_rps+=("$rps"); b_p50+=("$p50"); b_p99+=("$p99")
     b_reqs=$((b_reqs + reqs)); b_errors=$((b_errors + errs))
-    printf "round %d: plain %s req/s, oneid %s req/s\n" "$r" "${a_rps[-1]}" "$rps"
+    calls_mid=$(getex_calls)
+    read -r rps p50 p99 _ errs <<< "$(run_wrk $cached_port "$dur")"
+    c_rps+=("$rps"); c_p50+=("$p50"); c_p99+=("$p99")
+    b_errors=$((b_errors + errs))
+    calls_cached=$(( ${calls_cached:-0} + $(getex_calls) - calls_mid ))
+    calls_before=$((calls_before + $(getex_calls) - calls_mid))
+    b_ratio+=("$(awk -v a="${a_rps[-1]}" -v b="${b_rps[-1]}" 'BEGIN {print b / a}')")
+    c_ratio+=("$(awk -v a="${a_rps[-1]}" -v b="$rps" 'BEGIN {print b / a}')")
+    printf "round %d: plain %s, oneid %s (%.2f), oneid+cache %s (%.2f) req/s\n" \
+        "$r" "${a_rps[-1]}" "${b_rps[-1]}" "${b_ratio[-1]}" "$rps" "${c_ratio[-1]}"
 done
 
 calls_after=$(getex_calls)
@@ -208,6 +228,7 @@ median() { printf "%s\n" "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1
 A=$(median "${a_rps[@]}"); B=$(median "${b_rps[@]}")
 A50=$(median "${a_p50[@]}"); B50=$(median "${b_p50[@]}")
 A99=$(median "${a_p99[@]}"); B99=$(median "${b_p99[@]}")
+C=$(median "${c_rps[@]}"); C50=$(median "${c_p50[@]}"); C99=$(median "${c_p99[@]}")
 
 logins=$(taskset -c $cpu_rest python3 "$top/bench/login.py" \
          --nginx http://127.0.0.1:$oneid_port --count 400 --parallel 8)
@@ -215,19 +236,24 @@ logins=$(taskset -c $cpu_rest python3 "$top/bench/login.py" \
 echo
 echo "ngx_http_oneid_module benchmark ($(date -u +%Y-%m-%d), $(nproc) cores,"
 echo "$("$nginx" -v 2>&1 | sed 's/.*: //'), Redis $(redis-server --version | awk '{print $3}' | sed 's/^v=//'),"
-echo " wrk -t1 -c$conns, $rounds x ${dur}s per case, medians)"
+echo " wrk -t1 -c$conns, $rounds x ${dur}s per case, medians; ratio = median of"
+echo " the per-round ratios to plain)"
 echo
 printf "| %-28s | %10s | %8s | %8s | %8s |\n" case "req/s" "p50 ms" "p99 ms" ratio
 printf "|%s|%s|%s|%s|%s|\n" "------------------------------" "------------" \
     "----------" "----------" "----------"
 printf "| %-28s | %10.0f | %8.2f | %8.2f | %8s |\n" "plain proxy_pass" "$A" "$A50" "$A99" "1.00"
 printf "| %-28s | %10.0f | %8.2f | %8.2f | %8.2f |\n" "oneid on (Redis per request)" \
-    "$B" "$B50" "$B99" "$(awk -v a="$A" -v b="$B" 'BEGIN {print b / a}')"
+    "$B" "$B50" "$B99" "$(median "${b_ratio[@]}")"
+printf "| %-28s | %10.0f | %8.2f | %8.2f | %8.2f |\n" "oneid on + session cache" \
+    "$C" "$C50" "$C99" "$(median "${c_ratio[@]}")"
 echo
 awk -v c=$((calls_after - calls_before)) -v n="$b_reqs" -v e="$b_errors" \
     -v a99="$A99" -v b99="$B99" 'BEGIN {
     printf "Redis GETEX per authenticated request: %.3f (%d calls, %d requests, %d non-2xx)\n", c / n, c, n, e
     printf "p99 latency oneid / plain: %.2f\n", b99 / a99 }'
+awk -v a99="$A99" -v c99="$C99" -v g="${calls_cached:-0}" 'BEGIN {
+    printf "p99 latency oneid+cache / plain: %.2f; GETEX calls during the cached runs: %d\n", c99 / a99, g }'
 echo "worker RSS: oneid ${rss_before} kB before, ${rss_after} kB after" \
      "$b_reqs requests; plain worker ${plain_rss} kB"
 echo "logins: $logins"
