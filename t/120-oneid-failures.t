@@ -25,7 +25,7 @@ my $prefix = 'oneid120:';
 my $redis = '127.0.0.1:' . env('REDIS_PORT', 16379);
 
 # extra servers of the same nginx, on spare ports
-my $spare = $ENV{TEST_ONEID_SPARE_PORT} || 16390;
+my $spare = ($ENV{TEST_NGINX_REDIS_PORT} || 16379) + 11;
 my %port = (big => $spare, down => $spare + 1, closed => $spare + 2, slow => $spare + 3);
 
 die "port $port{closed} must be closed for the \"OneID down\" case\n"

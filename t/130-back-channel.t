@@ -22,7 +22,7 @@ use Test::OneID;
 use Test::OneID::Conf qw(http_config server_config env);
 
 my $port = env('PORT', 1984);
-my $strict_port = $ENV{TEST_ONEID_SPARE_PORT} || 16390;
+my $strict_port = ($ENV{TEST_NGINX_REDIS_PORT} || 16379) + 15;
 
 my $SECRET     = 'dm3d+S3cr/et=&x==';
 my $SECRET_ENC = 'dm3d%2BS3cr%2Fet%3D%26x%3D%3D';

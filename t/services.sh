@@ -5,7 +5,8 @@
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-run=$top/build/run
+# TEST_SERVICES_DIR lets several suites run side by side
+run=${TEST_SERVICES_DIR:-$top/build/run}
 ca_dir=$top/build/test-ca
 redis_port=${TEST_NGINX_REDIS_PORT:-16379}
 oneid_port=${TEST_NGINX_ONEID_PORT:-18443}
