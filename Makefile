@@ -19,7 +19,7 @@ MODULE := $(BUILD)/ngx_http_oneid_module.so
 SOURCES := config $(wildcard ngx_http_oneid_module/*.[ch])
 
 DEBS := nginx nginx-dev wrk libhiredis-dev libjansson-dev libssl-dev \
-        redis-server redis-tools python3 openssl curl \
+        redis-server redis-sentinel redis-tools python3 openssl curl \
         libtest-base-perl libio-socket-ssl-perl
 
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)

@@ -60,9 +60,12 @@ typedef struct {
 } ngx_http_oneid_identity_t;
 
 
+struct redisAsyncContext;
+
 typedef struct ngx_http_oneid_redis_s      ngx_http_oneid_redis_t;
 typedef struct ngx_http_oneid_cache_s      ngx_http_oneid_cache_t;
 typedef struct ngx_http_oneid_redis_cmd_s  ngx_http_oneid_redis_cmd_t;
+typedef struct ngx_http_oneid_sentinel_s   ngx_http_oneid_sentinel_t;
 
 /*
  * rc: NGX_OK (string or status reply in value), NGX_DECLINED (nil or 0),
@@ -70,6 +73,10 @@ typedef struct ngx_http_oneid_redis_cmd_s  ngx_http_oneid_redis_cmd_t;
  */
 typedef void (*ngx_http_oneid_redis_handler_pt)(void *data, ngx_int_t rc,
     ngx_str_t *value, ngx_str_t *err);
+
+/* rc: NGX_OK with the master's address, or NGX_ERROR with err */
+typedef void (*ngx_http_oneid_sentinel_handler_pt)(void *data, ngx_int_t rc,
+    u_char *host, int port, ngx_str_t *err);
 
 
 typedef struct {
@@ -167,6 +174,22 @@ void ngx_http_oneid_redis_cancel(ngx_http_oneid_redis_cmd_t *cmd);
 void ngx_http_oneid_redis_reset(ngx_http_oneid_redis_t *rd,
     const char *reason);
 void ngx_http_oneid_redis_close(ngx_http_oneid_redis_t *rd);
+ngx_int_t ngx_http_oneid_redis_hook(struct redisAsyncContext *ac, void *data,
+    ngx_log_t *log,
+    void (*connected)(const struct redisAsyncContext *ac, int status),
+    void (*disconnected)(const struct redisAsyncContext *ac, int status));
+
+/* ngx_http_oneid_sentinel.c */
+ngx_http_oneid_sentinel_t *ngx_http_oneid_sentinel_create(ngx_conf_t *cf,
+    ngx_str_t *master);
+char *ngx_http_oneid_sentinel_add(ngx_conf_t *cf,
+    ngx_http_oneid_sentinel_t *sn, ngx_str_t *addr);
+void ngx_http_oneid_sentinel_set(ngx_http_oneid_sentinel_t *sn,
+    ngx_str_t *password, ngx_msec_t timeout);
+ngx_str_t *ngx_http_oneid_sentinel_master(ngx_http_oneid_sentinel_t *sn);
+ngx_int_t ngx_http_oneid_sentinel_ask(ngx_http_oneid_sentinel_t *sn,
+    ngx_log_t *log, ngx_http_oneid_sentinel_handler_pt handler, void *data);
+void ngx_http_oneid_sentinel_close(ngx_http_oneid_sentinel_t *sn);
 
 /* ngx_http_oneid_cache.c */
 char *ngx_http_oneid_cache_parse(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -6,6 +6,10 @@
  * loop.  Requests pipeline their commands on it; each command carries a
  * small heap record so that a request that goes away (client abort,
  * timeout) simply detaches from its reply.
+ *
+ * With Redis Sentinel, every new connection starts by asking the
+ * sentinels where the master is; commands wait for the answer in a queue
+ * of their own, so that a worker's first requests need not fail.
  */
 
 
@@ -32,6 +36,7 @@ struct ngx_http_oneid_redis_s {
     u_char                          *host;
     int                              port;
     u_char                          *path;
+    ngx_http_oneid_sentinel_t       *sentinel;
     ngx_str_t                        password;
     ngx_int_t                        db;
     ngx_str_t                        prefix;
@@ -45,22 +50,44 @@ struct ngx_http_oneid_redis_s {
     ngx_msec_t                       retry_at;
     ngx_event_t                      connect_timer;
     ngx_log_t                       *log;
+    ngx_uint_t                       asking;
+    ngx_queue_t                      waiting;
 };
+
+
+#define NGX_HTTP_ONEID_REDIS_MAX_ARGS    8
 
 
 struct ngx_http_oneid_redis_cmd_s {
     ngx_http_oneid_redis_handler_pt  handler;
     void                            *data;
     ngx_http_oneid_redis_t          *redis;
+
+    /* only while waiting for the sentinels' answer */
+    ngx_queue_t                      queue;
+    ngx_uint_t                       argc;
+    const char                      *args[NGX_HTTP_ONEID_REDIS_MAX_ARGS];
+    size_t                           lens[NGX_HTTP_ONEID_REDIS_MAX_ARGS];
 };
 
 
+static char *ngx_http_oneid_redis_parse_address(ngx_conf_t *cf,
+    ngx_http_oneid_redis_t *rd, ngx_str_t *addr);
+static char *ngx_http_oneid_redis_parse_sentinels(ngx_conf_t *cf,
+    ngx_http_oneid_redis_t *rd, ngx_str_t *master, ngx_str_t *password);
 static ngx_int_t ngx_http_oneid_redis_connect(ngx_http_oneid_redis_t *rd,
     ngx_str_t *err);
-static ngx_int_t ngx_http_oneid_redis_attach(ngx_http_oneid_redis_t *rd,
-    redisAsyncContext *ac);
+static ngx_http_oneid_redis_cmd_t *ngx_http_oneid_redis_wait_master(
+    ngx_http_oneid_redis_t *rd, ngx_http_oneid_redis_handler_pt handler,
+    void *data, ngx_uint_t argc, ngx_str_t *argv, ngx_str_t *err);
+static void ngx_http_oneid_redis_master_found(void *data, ngx_int_t rc,
+    u_char *host, int port, ngx_str_t *err);
+static void ngx_http_oneid_redis_send_waiting(ngx_http_oneid_redis_t *rd,
+    ngx_str_t *err);
 static void ngx_http_oneid_redis_send_login(ngx_http_oneid_redis_t *rd);
 static void ngx_http_oneid_redis_login_reply(redisAsyncContext *ac,
+    void *reply, void *privdata);
+static void ngx_http_oneid_redis_role_reply(redisAsyncContext *ac,
     void *reply, void *privdata);
 static void ngx_http_oneid_redis_connected(const redisAsyncContext *ac,
     int status);
@@ -80,16 +107,18 @@ static void ngx_http_oneid_redis_del_write(void *privdata);
 static void ngx_http_oneid_redis_cleanup(void *privdata);
 
 
-/* oneid_redis address [password=..] [db=..] [connect_timeout=..]
- *             [timeout=..] [prefix=..] */
+/*
+ * oneid_redis address [password=..] [db=..] [connect_timeout=..]
+ *             [timeout=..] [prefix=..]
+ * oneid_redis sentinel-address ... master=name [sentinel_password=..] ...
+ */
 
 char *
 ngx_http_oneid_redis_parse(ngx_conf_t *cf, ngx_http_oneid_redis_t **rdp)
 {
-    u_char                  *p;
-    ngx_str_t               *value, s;
-    ngx_url_t                u;
-    ngx_uint_t               i;
+    char                    *rv;
+    ngx_str_t               *value, s, master, sentinel_password;
+    ngx_uint_t               i, naddrs;
     ngx_http_oneid_redis_t  *rd;
 
     rd = ngx_pcalloc(cf->pool, sizeof(ngx_http_oneid_redis_t));
@@ -103,59 +132,41 @@ ngx_http_oneid_redis_parse(ngx_conf_t *cf, ngx_http_oneid_redis_t **rdp)
     rd->connect_timeout = 1000;
     rd->timeout = 1000;
     ngx_str_set(&rd->prefix, "oneid:");
-    rd->name = value[1];
+    ngx_str_null(&master);
+    ngx_str_null(&sentinel_password);
+    naddrs = 0;
 
-    ngx_memzero(&u, sizeof(ngx_url_t));
-    u.url = value[1];
-    u.default_port = 6379;
+    /* parameters first: "master=" decides what the addresses are */
 
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        if (u.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in oneid_redis \"%V\"", u.err, &u.url);
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strlchr(value[i].data, value[i].data + value[i].len, '=')
+            == NULL)
+        {
+            naddrs++;
+            continue;
         }
-
-        return NGX_CONF_ERROR;
-    }
-
-    if (u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no address for oneid_redis \"%V\"", &u.url);
-        return NGX_CONF_ERROR;
-    }
-
-    if (u.family == AF_UNIX) {
-        rd->path = ngx_pnalloc(cf->pool, u.host.len + 1);
-        if (rd->path == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        (void) ngx_cpystrn(rd->path, u.host.data, u.host.len + 1);
-
-    } else {
-        /*
-         * hiredis resolves names with a blocking getaddrinfo(): hand it
-         * the address nginx resolved once, at configuration time
-         */
-
-        rd->host = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
-        if (rd->host == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        p = rd->host + ngx_sock_ntop(u.addrs[0].sockaddr,
-                                     u.addrs[0].socklen, rd->host,
-                                     NGX_SOCKADDR_STRLEN, 0);
-        *p = '\0';
-
-        rd->port = u.port;
-    }
-
-    for (i = 2; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
             rd->password.data = value[i].data + 9;
             rd->password.len = value[i].len - 9;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "sentinel_password=", 18) == 0) {
+            sentinel_password.data = value[i].data + 18;
+            sentinel_password.len = value[i].len - 18;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "master=", 7) == 0) {
+            master.data = value[i].data + 7;
+            master.len = value[i].len - 7;
+
+            if (master.len == 0) {
+                goto invalid;
+            }
+
             continue;
         }
 
@@ -203,7 +214,44 @@ ngx_http_oneid_redis_parse(ngx_conf_t *cf, ngx_http_oneid_redis_t **rdp)
         goto invalid;
     }
 
+    if (naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no address in \"oneid_redis\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (master.len) {
+        rv = ngx_http_oneid_redis_parse_sentinels(cf, rd, &master,
+                                                  &sentinel_password);
+
+    } else if (naddrs > 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oneid_redis\" takes one address, or the "
+                           "addresses of Redis Sentinels with \"master=\"");
+        return NGX_CONF_ERROR;
+
+    } else if (sentinel_password.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sentinel_password=\" requires \"master=\"");
+        return NGX_CONF_ERROR;
+
+    } else {
+        for (i = 1; ngx_strlchr(value[i].data, value[i].data + value[i].len,
+                                '=');
+             i++)
+        {
+            /* void */
+        }
+
+        rv = ngx_http_oneid_redis_parse_address(cf, rd, &value[i]);
+    }
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
     rd->state = NGX_HTTP_ONEID_REDIS_DOWN;
+    ngx_queue_init(&rd->waiting);
 
     *rdp = rd;
 
@@ -215,6 +263,110 @@ invalid:
                        "invalid parameter \"%V\"", &value[i]);
 
     return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_oneid_redis_parse_address(ngx_conf_t *cf, ngx_http_oneid_redis_t *rd,
+    ngx_str_t *addr)
+{
+    u_char     *p;
+    ngx_url_t   u;
+
+    rd->name = *addr;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = *addr;
+    u.default_port = 6379;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in oneid_redis \"%V\"", u.err, &u.url);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no address for oneid_redis \"%V\"", &u.url);
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.family == AF_UNIX) {
+        rd->path = ngx_pnalloc(cf->pool, u.host.len + 1);
+        if (rd->path == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        (void) ngx_cpystrn(rd->path, u.host.data, u.host.len + 1);
+
+        return NGX_CONF_OK;
+    }
+
+    /*
+     * hiredis resolves names with a blocking getaddrinfo(): hand it
+     * the address nginx resolved once, at configuration time
+     */
+
+    rd->host = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+    if (rd->host == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = rd->host + ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen,
+                                 rd->host, NGX_SOCKADDR_STRLEN, 0);
+    *p = '\0';
+
+    rd->port = u.port;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oneid_redis_parse_sentinels(ngx_conf_t *cf,
+    ngx_http_oneid_redis_t *rd, ngx_str_t *master, ngx_str_t *password)
+{
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    rd->sentinel = ngx_http_oneid_sentinel_create(cf, master);
+    if (rd->sentinel == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_strlchr(value[i].data, value[i].data + value[i].len, '=')
+            == NULL
+            && ngx_http_oneid_sentinel_add(cf, rd->sentinel, &value[i])
+               != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ngx_http_oneid_sentinel_set(rd->sentinel, password,
+                                rd->connect_timeout + rd->timeout);
+
+    /* filled in by each worker from the sentinels' answer */
+
+    rd->host = ngx_pcalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+    rd->name.data = ngx_pnalloc(cf->pool,
+                                NGX_SOCKADDR_STRLEN + sizeof(":65535")
+                                + sizeof(" (master \"\")") + master->len);
+
+    if (rd->host == NULL || rd->name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rd->name.len = ngx_sprintf(rd->name.data, "master \"%V\"", master)
+                   - rd->name.data;
+
+    return NGX_CONF_OK;
 }
 
 
@@ -243,18 +395,29 @@ ngx_http_oneid_redis_command(ngx_http_oneid_redis_t *rd,
     ngx_http_oneid_redis_handler_pt handler, void *data, ngx_uint_t argc,
     ngx_str_t *argv, ngx_str_t *err)
 {
-    size_t                       lens[8];
-    const char                  *args[8];
+    size_t                       lens[NGX_HTTP_ONEID_REDIS_MAX_ARGS];
+    const char                  *args[NGX_HTTP_ONEID_REDIS_MAX_ARGS];
     ngx_uint_t                   i;
     ngx_http_oneid_redis_cmd_t  *cmd;
 
-    if (argc > 8) {
+    if (argc > NGX_HTTP_ONEID_REDIS_MAX_ARGS) {
         ngx_str_set(err, "too many command arguments");
         return NULL;
     }
 
-    if (rd->ac == NULL && ngx_http_oneid_redis_connect(rd, err) != NGX_OK) {
-        return NULL;
+    if (rd->log == NULL) {
+        rd->log = ngx_cycle->log;
+    }
+
+    if (rd->ac == NULL) {
+        if (rd->sentinel != NULL) {
+            return ngx_http_oneid_redis_wait_master(rd, handler, data, argc,
+                                                    argv, err);
+        }
+
+        if (ngx_http_oneid_redis_connect(rd, err) != NGX_OK) {
+            return NULL;
+        }
     }
 
     cmd = ngx_alloc(sizeof(ngx_http_oneid_redis_cmd_t), rd->log);
@@ -322,10 +485,18 @@ ngx_http_oneid_redis_reset(ngx_http_oneid_redis_t *rd, const char *reason)
 void
 ngx_http_oneid_redis_close(ngx_http_oneid_redis_t *rd)
 {
+    ngx_str_t           err;
     redisAsyncContext  *ac;
 
     if (rd->connect_timer.timer_set) {
         ngx_del_timer(&rd->connect_timer);
+    }
+
+    if (rd->sentinel != NULL) {
+        ngx_http_oneid_sentinel_close(rd->sentinel);
+
+        ngx_str_set(&err, "worker is exiting");
+        ngx_http_oneid_redis_send_waiting(rd, &err);
     }
 
     ac = rd->ac;
@@ -341,10 +512,6 @@ static ngx_int_t
 ngx_http_oneid_redis_connect(ngx_http_oneid_redis_t *rd, ngx_str_t *err)
 {
     redisAsyncContext  *ac;
-
-    if (rd->log == NULL) {
-        rd->log = ngx_cycle->log;
-    }
 
     if (rd->failed && ngx_current_msec < rd->retry_at) {
         ngx_str_set(err, "redis is down, next connection attempt soon");
@@ -373,7 +540,11 @@ ngx_http_oneid_redis_connect(ngx_http_oneid_redis_t *rd, ngx_str_t *err)
         return NGX_ERROR;
     }
 
-    if (ngx_http_oneid_redis_attach(rd, ac) != NGX_OK) {
+    if (ngx_http_oneid_redis_hook(ac, rd, rd->log,
+                                  ngx_http_oneid_redis_connected,
+                                  ngx_http_oneid_redis_disconnected)
+        != NGX_OK)
+    {
         redisAsyncFree(ac);
         ngx_str_set(err, "cannot register redis connection");
         return NGX_ERROR;
@@ -396,12 +567,24 @@ ngx_http_oneid_redis_connect(ngx_http_oneid_redis_t *rd, ngx_str_t *err)
 }
 
 
-static ngx_int_t
-ngx_http_oneid_redis_attach(ngx_http_oneid_redis_t *rd, redisAsyncContext *ac)
+/*
+ * Lets nginx's event loop drive a hiredis context: its socket becomes an
+ * nginx connection, and data is handed to the two callbacks.
+ */
+
+ngx_int_t
+ngx_http_oneid_redis_hook(redisAsyncContext *ac, void *data, ngx_log_t *log,
+    redisConnectCallback *connected, redisDisconnectCallback *disconnected)
 {
     ngx_connection_t  *c;
 
-    c = ngx_get_connection(ac->c.fd, rd->log);
+    if (redisAsyncSetConnectCallback(ac, connected) != REDIS_OK
+        || redisAsyncSetDisconnectCallback(ac, disconnected) != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(ac->c.fd, log);
     if (c == NULL) {
         return NGX_ERROR;
     }
@@ -412,7 +595,7 @@ ngx_http_oneid_redis_attach(ngx_http_oneid_redis_t *rd, redisAsyncContext *ac)
     c->read->log = c->log;
     c->write->log = c->log;
 
-    ac->data = rd;
+    ac->data = data;
     ac->ev.data = c;
     ac->ev.addRead = ngx_http_oneid_redis_add_read;
     ac->ev.delRead = ngx_http_oneid_redis_del_read;
@@ -420,16 +603,154 @@ ngx_http_oneid_redis_attach(ngx_http_oneid_redis_t *rd, redisAsyncContext *ac)
     ac->ev.delWrite = ngx_http_oneid_redis_del_write;
     ac->ev.cleanup = ngx_http_oneid_redis_cleanup;
 
-    if (redisAsyncSetConnectCallback(ac, ngx_http_oneid_redis_connected)
-        != REDIS_OK
-        || redisAsyncSetDisconnectCallback(ac,
-                                           ngx_http_oneid_redis_disconnected)
-           != REDIS_OK)
-    {
-        return NGX_ERROR;
+    return NGX_OK;
+}
+
+
+/*
+ * Sentinel mode with no connection: ask where the master is, and keep a
+ * copy of the command until the answer comes.
+ */
+
+static ngx_http_oneid_redis_cmd_t *
+ngx_http_oneid_redis_wait_master(ngx_http_oneid_redis_t *rd,
+    ngx_http_oneid_redis_handler_pt handler, void *data, ngx_uint_t argc,
+    ngx_str_t *argv, ngx_str_t *err)
+{
+    u_char                      *p;
+    size_t                       size;
+    ngx_uint_t                   i;
+    ngx_http_oneid_redis_cmd_t  *cmd;
+
+    if (!rd->asking) {
+        if (rd->failed && ngx_current_msec < rd->retry_at) {
+            ngx_str_set(err, "redis is down, next connection attempt soon");
+            return NULL;
+        }
+
+        if (ngx_http_oneid_sentinel_ask(rd->sentinel, rd->log,
+                                        ngx_http_oneid_redis_master_found,
+                                        rd)
+            != NGX_AGAIN)
+        {
+            ngx_http_oneid_redis_went_down(rd, "cannot reach any sentinel of",
+                                           "no sentinel accepts connections");
+            ngx_str_set(err, "no redis sentinel reachable");
+            return NULL;
+        }
+
+        rd->asking = 1;
     }
 
-    return NGX_OK;
+    size = sizeof(ngx_http_oneid_redis_cmd_t);
+
+    for (i = 0; i < argc; i++) {
+        size += argv[i].len;
+    }
+
+    cmd = ngx_alloc(size, rd->log);
+    if (cmd == NULL) {
+        ngx_str_set(err, "out of memory");
+        return NULL;
+    }
+
+    cmd->handler = handler;
+    cmd->data = data;
+    cmd->redis = rd;
+    cmd->argc = argc;
+
+    p = (u_char *) cmd + sizeof(ngx_http_oneid_redis_cmd_t);
+
+    for (i = 0; i < argc; i++) {
+        cmd->args[i] = (const char *) p;
+        cmd->lens[i] = argv[i].len;
+        p = ngx_cpymem(p, argv[i].data, argv[i].len);
+    }
+
+    ngx_queue_insert_tail(&rd->waiting, &cmd->queue);
+
+    return cmd;
+}
+
+
+static void
+ngx_http_oneid_redis_master_found(void *data, ngx_int_t rc, u_char *host,
+    int port, ngx_str_t *err)
+{
+    ngx_http_oneid_redis_t  *rd = data;
+
+    ngx_str_t   e;
+    ngx_str_t  *master;
+    ngx_uint_t  level;
+
+    rd->asking = 0;
+
+    if (rc != NGX_OK) {
+        ngx_http_oneid_redis_went_down(rd, "cannot find", (char *) err->data);
+        ngx_http_oneid_redis_send_waiting(rd, err);
+        return;
+    }
+
+    if (port != rd->port || ngx_strcmp(host, rd->host) != 0) {
+        master = ngx_http_oneid_sentinel_master(rd->sentinel);
+
+        /* the first answer is routine, a new master is worth a notice */
+        level = rd->port ? NGX_LOG_NOTICE : NGX_LOG_INFO;
+
+        ngx_log_error(level, rd->log, 0,
+                      "oneid: redis sentinels give master \"%V\" at %s:%d",
+                      master, host, port);
+
+        (void) ngx_cpystrn(rd->host, host, NGX_SOCKADDR_STRLEN + 1);
+        rd->port = port;
+        rd->name.len = ngx_sprintf(rd->name.data, "%s:%d (master \"%V\")",
+                                   host, port, master)
+                       - rd->name.data;
+    }
+
+    if (ngx_http_oneid_redis_connect(rd, &e) != NGX_OK) {
+        ngx_http_oneid_redis_send_waiting(rd, &e);
+        return;
+    }
+
+    ngx_http_oneid_redis_send_waiting(rd, NULL);
+}
+
+
+/* send the commands that waited for the master, or fail them with err */
+
+static void
+ngx_http_oneid_redis_send_waiting(ngx_http_oneid_redis_t *rd, ngx_str_t *err)
+{
+    ngx_str_t                    none, e;
+    ngx_queue_t                 *q;
+    ngx_http_oneid_redis_cmd_t  *cmd;
+
+    ngx_str_null(&none);
+    ngx_str_set(&e, "redis connection is closing");
+
+    while (!ngx_queue_empty(&rd->waiting)) {
+        q = ngx_queue_head(&rd->waiting);
+        ngx_queue_remove(q);
+
+        cmd = ngx_queue_data(q, ngx_http_oneid_redis_cmd_t, queue);
+
+        if (cmd->handler == NULL) {
+            ngx_free(cmd);
+            continue;
+        }
+
+        if (err == NULL
+            && redisAsyncCommandArgv(rd->ac, ngx_http_oneid_redis_reply, cmd,
+                                     (int) cmd->argc, cmd->args, cmd->lens)
+               == REDIS_OK)
+        {
+            continue;
+        }
+
+        cmd->handler(cmd->data, NGX_ERROR, &none, err ? err : &e);
+        ngx_free(cmd);
+    }
 }
 
 
@@ -450,6 +771,13 @@ ngx_http_oneid_redis_send_login(ngx_http_oneid_redis_t *rd)
         (void) redisAsyncCommand(rd->ac, ngx_http_oneid_redis_login_reply,
                                  rd, "SELECT %b", db, len);
     }
+
+    /* what the sentinels said may already be out of date */
+
+    if (rd->sentinel != NULL) {
+        (void) redisAsyncCommand(rd->ac, ngx_http_oneid_redis_role_reply,
+                                 rd, "ROLE");
+    }
 }
 
 
@@ -465,6 +793,29 @@ ngx_http_oneid_redis_login_reply(redisAsyncContext *ac, void *reply,
                       "oneid: redis at %V refused AUTH or SELECT: %s",
                       &rd->name, rr->str);
     }
+}
+
+
+static void
+ngx_http_oneid_redis_role_reply(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply              *rr = reply;
+    ngx_http_oneid_redis_t  *rd = privdata;
+
+    if (rr == NULL || rd->ac != ac) {
+        return;
+    }
+
+    if (rr->type == REDIS_REPLY_ARRAY && rr->elements > 0
+        && rr->element[0]->type == REDIS_REPLY_STRING
+        && ngx_strcmp(rr->element[0]->str, "master") == 0)
+    {
+        return;
+    }
+
+    ngx_http_oneid_redis_reset(rd, "it is not the master, asking the "
+                                   "sentinels again");
 }
 
 
@@ -506,13 +857,27 @@ ngx_http_oneid_redis_disconnected(const redisAsyncContext *ac, int status)
 {
     ngx_http_oneid_redis_t  *rd = ac->data;
 
+    ngx_uint_t  first;
+
     if (rd->ac == ac) {
         rd->ac = NULL;
     }
 
     if (status != REDIS_OK) {
+        first = !rd->failed;
+
         ngx_http_oneid_redis_went_down(rd, "lost connection to",
                                        ac->errstr);
+
+        /*
+         * a master that Sentinel demotes closes its connections: the
+         * sentinels may already know the new one, so ask at once
+         */
+
+        if (rd->sentinel != NULL && first) {
+            rd->retry_at = ngx_current_msec;
+        }
+
         return;
     }
 
@@ -556,7 +921,19 @@ ngx_http_oneid_redis_reply(redisAsyncContext *ac, void *reply,
     redisReply                  *rr = reply;
     ngx_int_t                    rc;
     ngx_str_t                    value, err;
+    ngx_http_oneid_redis_t      *rd;
     ngx_http_oneid_redis_cmd_t  *cmd = privdata;
+
+    rd = cmd->redis;
+
+    /* a failover made our master a replica */
+
+    if (rr != NULL && rr->type == REDIS_REPLY_ERROR && rd->sentinel != NULL
+        && rd->ac == ac && ngx_strncmp(rr->str, "READONLY", 8) == 0)
+    {
+        ngx_http_oneid_redis_reset(rd, "it answers READONLY, asking the "
+                                       "sentinels again");
+    }
 
     if (cmd->handler == NULL) {
         ngx_free(cmd);

@@ -1,0 +1,443 @@
+
+/*
+ * Copyright (C) The ngx_http_oneid_module authors
+ *
+ * Asks Redis Sentinels, one after another, where the master is.  Each
+ * question is a short-lived asynchronous hiredis connection on nginx's
+ * event loop: connect, AUTH when configured, then
+ * SENTINEL get-master-addr-by-name.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include "ngx_http_oneid_module.h"
+
+
+typedef struct {
+    ngx_str_t                          name;
+    u_char                            *host;
+    int                                port;
+} ngx_http_oneid_sentinel_addr_t;
+
+
+struct ngx_http_oneid_sentinel_s {
+    ngx_str_t                          master;
+    ngx_array_t                        addrs;
+    ngx_str_t                          password;
+    ngx_msec_t                         timeout;
+
+    /* per worker */
+    redisAsyncContext                 *ac;
+    ngx_uint_t                         current;
+    ngx_uint_t                         tried;
+    ngx_event_t                        timer;
+    ngx_http_oneid_sentinel_handler_pt handler;
+    void                              *data;
+    ngx_log_t                         *log;
+    u_char                             answer[NGX_SOCKADDR_STRLEN + 1];
+    int                                answer_port;
+};
+
+
+static void ngx_http_oneid_sentinel_next(ngx_http_oneid_sentinel_t *sn,
+    const char *why);
+static ngx_int_t ngx_http_oneid_sentinel_connect(
+    ngx_http_oneid_sentinel_t *sn);
+static void ngx_http_oneid_sentinel_auth_reply(redisAsyncContext *ac,
+    void *reply, void *privdata);
+static void ngx_http_oneid_sentinel_reply(redisAsyncContext *ac, void *reply,
+    void *privdata);
+static ngx_int_t ngx_http_oneid_sentinel_take(ngx_http_oneid_sentinel_t *sn,
+    redisReply *rr, const char **why);
+static void ngx_http_oneid_sentinel_connected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_oneid_sentinel_disconnected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_oneid_sentinel_timeout(ngx_event_t *ev);
+static void ngx_http_oneid_sentinel_drop(ngx_http_oneid_sentinel_t *sn);
+
+
+ngx_http_oneid_sentinel_t *
+ngx_http_oneid_sentinel_create(ngx_conf_t *cf, ngx_str_t *master)
+{
+    ngx_http_oneid_sentinel_t  *sn;
+
+    sn = ngx_pcalloc(cf->pool, sizeof(ngx_http_oneid_sentinel_t));
+    if (sn == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&sn->addrs, cf->pool, 3,
+                       sizeof(ngx_http_oneid_sentinel_addr_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    sn->master = *master;
+
+    return sn;
+}
+
+
+char *
+ngx_http_oneid_sentinel_add(ngx_conf_t *cf, ngx_http_oneid_sentinel_t *sn,
+    ngx_str_t *addr)
+{
+    u_char                          *p;
+    ngx_url_t                        u;
+    ngx_http_oneid_sentinel_addr_t  *sa;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = *addr;
+    u.default_port = 26379;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in sentinel \"%V\"", u.err, &u.url);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.family == AF_UNIX || u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "sentinel \"%V\" must be host:port", &u.url);
+        return NGX_CONF_ERROR;
+    }
+
+    sa = ngx_array_push(&sn->addrs);
+    if (sa == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    sa->name = *addr;
+    sa->port = u.port;
+
+    /* as for the master: hiredis must never resolve a name itself */
+
+    sa->host = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+    if (sa->host == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = sa->host + ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen,
+                                 sa->host, NGX_SOCKADDR_STRLEN, 0);
+    *p = '\0';
+
+    return NGX_CONF_OK;
+}
+
+
+void
+ngx_http_oneid_sentinel_set(ngx_http_oneid_sentinel_t *sn,
+    ngx_str_t *password, ngx_msec_t timeout)
+{
+    sn->password = *password;
+    sn->timeout = timeout;
+}
+
+
+ngx_str_t *
+ngx_http_oneid_sentinel_master(ngx_http_oneid_sentinel_t *sn)
+{
+    return &sn->master;
+}
+
+
+/*
+ * NGX_AGAIN: the handler will be called with the answer or with the
+ * reason why no sentinel gave one.  NGX_ERROR: no sentinel could even be
+ * tried; the handler is not called.
+ */
+
+ngx_int_t
+ngx_http_oneid_sentinel_ask(ngx_http_oneid_sentinel_t *sn, ngx_log_t *log,
+    ngx_http_oneid_sentinel_handler_pt handler, void *data)
+{
+    if (sn->ac != NULL) {
+        return NGX_AGAIN;
+    }
+
+    sn->log = log;
+    sn->handler = handler;
+    sn->data = data;
+    sn->tried = 0;
+
+    sn->timer.handler = ngx_http_oneid_sentinel_timeout;
+    sn->timer.data = sn;
+    sn->timer.log = log;
+    sn->timer.cancelable = 1;
+
+    /* start with the sentinel that answered last time */
+
+    while (sn->tried < sn->addrs.nelts) {
+        if (ngx_http_oneid_sentinel_connect(sn) == NGX_OK) {
+            return NGX_AGAIN;
+        }
+
+        sn->current = (sn->current + 1) % sn->addrs.nelts;
+        sn->tried++;
+    }
+
+    return NGX_ERROR;
+}
+
+
+void
+ngx_http_oneid_sentinel_close(ngx_http_oneid_sentinel_t *sn)
+{
+    sn->handler = NULL;
+    ngx_http_oneid_sentinel_drop(sn);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_sentinel_connect(ngx_http_oneid_sentinel_t *sn)
+{
+    redisAsyncContext               *ac;
+    ngx_http_oneid_sentinel_addr_t  *sa;
+
+    sa = sn->addrs.elts;
+    sa = &sa[sn->current];
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, sn->log, 0,
+                   "oneid: asking redis sentinel at %V", &sa->name);
+
+    ac = redisAsyncConnect((char *) sa->host, sa->port);
+    if (ac == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ac->err
+        || ngx_http_oneid_redis_hook(ac, sn, sn->log,
+                                     ngx_http_oneid_sentinel_connected,
+                                     ngx_http_oneid_sentinel_disconnected)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, sn->log, 0,
+                      "oneid: cannot connect to redis sentinel at %V: %s",
+                      &sa->name, ac->err ? ac->errstr : "no connection");
+        redisAsyncFree(ac);
+        return NGX_ERROR;
+    }
+
+    sn->ac = ac;
+
+    if (sn->password.len) {
+        (void) redisAsyncCommand(ac, ngx_http_oneid_sentinel_auth_reply, sn,
+                                 "AUTH %b", sn->password.data,
+                                 sn->password.len);
+    }
+
+    (void) redisAsyncCommand(ac, ngx_http_oneid_sentinel_reply, sn,
+                             "SENTINEL get-master-addr-by-name %b",
+                             sn->master.data, sn->master.len);
+
+    ngx_add_timer(&sn->timer, sn->timeout);
+
+    return NGX_OK;
+}
+
+
+/* try the next sentinel, or tell the handler that none answered */
+
+static void
+ngx_http_oneid_sentinel_next(ngx_http_oneid_sentinel_t *sn, const char *why)
+{
+    ngx_str_t                        err;
+    ngx_http_oneid_sentinel_addr_t  *sa;
+
+    sa = sn->addrs.elts;
+
+    ngx_log_error(NGX_LOG_WARN, sn->log, 0,
+                  "oneid: redis sentinel at %V gave no master \"%V\": %s",
+                  &sa[sn->current].name, &sn->master, why);
+
+    ngx_http_oneid_sentinel_drop(sn);
+
+    for ( ;; ) {
+        sn->current = (sn->current + 1) % sn->addrs.nelts;
+
+        if (++sn->tried >= sn->addrs.nelts) {
+            break;
+        }
+
+        if (ngx_http_oneid_sentinel_connect(sn) == NGX_OK) {
+            return;
+        }
+    }
+
+    ngx_str_set(&err, "no sentinel knows the master");
+
+    if (sn->handler) {
+        sn->handler(sn->data, NGX_ERROR, NULL, 0, &err);
+    }
+}
+
+
+static void
+ngx_http_oneid_sentinel_auth_reply(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply                 *rr = reply;
+    ngx_http_oneid_sentinel_t  *sn = privdata;
+
+    if (rr != NULL && rr->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, sn->log, 0,
+                      "oneid: redis sentinel refused AUTH: %s", rr->str);
+    }
+}
+
+
+static void
+ngx_http_oneid_sentinel_reply(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply                 *rr = reply;
+    ngx_http_oneid_sentinel_t  *sn = privdata;
+
+    const char  *why;
+
+    if (sn->ac != ac) {
+        return;
+    }
+
+    if (ngx_http_oneid_sentinel_take(sn, rr, &why) != NGX_OK) {
+        ngx_http_oneid_sentinel_next(sn, why);
+        return;
+    }
+
+    ngx_http_oneid_sentinel_drop(sn);
+
+    if (sn->handler) {
+        sn->handler(sn->data, NGX_OK, sn->answer, sn->answer_port, NULL);
+    }
+}
+
+
+/* the answer is [ip, port]; a host name would make hiredis block on DNS */
+
+static ngx_int_t
+ngx_http_oneid_sentinel_take(ngx_http_oneid_sentinel_t *sn, redisReply *rr,
+    const char **why)
+{
+    ngx_int_t         port;
+    struct in6_addr   inaddr6;
+
+    if (rr == NULL) {
+        *why = sn->ac->err ? sn->ac->errstr : "connection closed";
+        return NGX_ERROR;
+    }
+
+    if (rr->type == REDIS_REPLY_ERROR) {
+        *why = rr->str;
+        return NGX_ERROR;
+    }
+
+    if (rr->type == REDIS_REPLY_NIL) {
+        *why = "unknown master name";
+        return NGX_ERROR;
+    }
+
+    if (rr->type != REDIS_REPLY_ARRAY || rr->elements != 2
+        || rr->element[0]->type != REDIS_REPLY_STRING
+        || rr->element[1]->type != REDIS_REPLY_STRING
+        || rr->element[0]->len == 0
+        || rr->element[0]->len > NGX_SOCKADDR_STRLEN)
+    {
+        *why = "unexpected reply";
+        return NGX_ERROR;
+    }
+
+    port = ngx_atoi((u_char *) rr->element[1]->str, rr->element[1]->len);
+
+    if (port < 1 || port > 65535) {
+        *why = "invalid port in reply";
+        return NGX_ERROR;
+    }
+
+    if (ngx_inet_addr((u_char *) rr->element[0]->str, rr->element[0]->len)
+        == INADDR_NONE
+        && ngx_inet6_addr((u_char *) rr->element[0]->str,
+                          rr->element[0]->len, inaddr6.s6_addr)
+           != NGX_OK)
+    {
+        *why = "the master is given by host name, not IP address "
+               "(sentinel resolve-hostnames is not supported)";
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(sn->answer, rr->element[0]->str, rr->element[0]->len);
+    sn->answer[rr->element[0]->len] = '\0';
+    sn->answer_port = (int) port;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_oneid_sentinel_connected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_oneid_sentinel_t  *sn = ac->data;
+
+    if (status == REDIS_OK || sn->ac != ac) {
+        return;
+    }
+
+    /* hiredis frees the context after this callback */
+    sn->ac = NULL;
+
+    ngx_http_oneid_sentinel_next(sn, ac->errstr);
+}
+
+
+static void
+ngx_http_oneid_sentinel_disconnected(const redisAsyncContext *ac,
+    int status)
+{
+    ngx_http_oneid_sentinel_t  *sn = ac->data;
+
+    if (sn->ac != ac) {
+        return;
+    }
+
+    sn->ac = NULL;
+
+    ngx_http_oneid_sentinel_next(sn, status == REDIS_OK ? "connection closed"
+                                                        : ac->errstr);
+}
+
+
+static void
+ngx_http_oneid_sentinel_timeout(ngx_event_t *ev)
+{
+    ngx_http_oneid_sentinel_t  *sn = ev->data;
+
+    ngx_http_oneid_sentinel_next(sn, "timed out");
+}
+
+
+static void
+ngx_http_oneid_sentinel_drop(ngx_http_oneid_sentinel_t *sn)
+{
+    redisAsyncContext  *ac;
+
+    if (sn->timer.timer_set) {
+        ngx_del_timer(&sn->timer);
+    }
+
+    ac = sn->ac;
+
+    if (ac != NULL) {
+        sn->ac = NULL;
+        redisAsyncFree(ac);
+    }
+}
