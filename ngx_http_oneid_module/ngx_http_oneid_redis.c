@@ -91,6 +91,7 @@ static void ngx_http_oneid_redis_role_reply(redisAsyncContext *ac,
     void *reply, void *privdata);
 static void ngx_http_oneid_redis_connected(const redisAsyncContext *ac,
     int status);
+static void ngx_http_oneid_redis_came_up(ngx_http_oneid_redis_t *rd);
 static void ngx_http_oneid_redis_disconnected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_oneid_redis_went_down(ngx_http_oneid_redis_t *rd,
@@ -803,7 +804,9 @@ ngx_http_oneid_redis_role_reply(redisAsyncContext *ac, void *reply,
     redisReply              *rr = reply;
     ngx_http_oneid_redis_t  *rd = privdata;
 
-    if (rr == NULL || rd->ac != ac) {
+    /* an error here follows a refused AUTH, which is logged already */
+
+    if (rr == NULL || rd->ac != ac || rr->type == REDIS_REPLY_ERROR) {
         return;
     }
 
@@ -811,6 +814,7 @@ ngx_http_oneid_redis_role_reply(redisAsyncContext *ac, void *reply,
         && rr->element[0]->type == REDIS_REPLY_STRING
         && ngx_strcmp(rr->element[0]->str, "master") == 0)
     {
+        ngx_http_oneid_redis_came_up(rd);
         return;
     }
 
@@ -838,6 +842,19 @@ ngx_http_oneid_redis_connected(const redisAsyncContext *ac, int status)
         return;
     }
 
+    rd->state = NGX_HTTP_ONEID_REDIS_UP;
+
+    /* with Sentinel, Redis is back only once ROLE says "master" */
+
+    if (rd->sentinel == NULL) {
+        ngx_http_oneid_redis_came_up(rd);
+    }
+}
+
+
+static void
+ngx_http_oneid_redis_came_up(ngx_http_oneid_redis_t *rd)
+{
     if (rd->failed) {
         ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
                       "oneid: redis at %V is reachable again", &rd->name);
@@ -848,7 +865,6 @@ ngx_http_oneid_redis_connected(const redisAsyncContext *ac, int status)
     }
 
     rd->failed = 0;
-    rd->state = NGX_HTTP_ONEID_REDIS_UP;
 }
 
 

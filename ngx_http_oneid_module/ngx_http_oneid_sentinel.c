@@ -290,9 +290,13 @@ ngx_http_oneid_sentinel_auth_reply(redisAsyncContext *ac, void *reply,
     redisReply                 *rr = reply;
     ngx_http_oneid_sentinel_t  *sn = privdata;
 
-    if (rr != NULL && rr->type == REDIS_REPLY_ERROR) {
+    ngx_http_oneid_sentinel_addr_t  *sa;
+
+    if (rr != NULL && rr->type == REDIS_REPLY_ERROR && sn->ac == ac) {
+        sa = sn->addrs.elts;
         ngx_log_error(NGX_LOG_ERR, sn->log, 0,
-                      "oneid: redis sentinel refused AUTH: %s", rr->str);
+                      "oneid: redis sentinel at %V refused AUTH: %s",
+                      &sa[sn->current].name, rr->str);
     }
 }
 
