@@ -63,8 +63,6 @@ static ngx_int_t ngx_http_oneid_login_saved(ngx_http_request_t *r,
 
 static ngx_int_t ngx_http_oneid_callback(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
-static ngx_int_t ngx_http_oneid_callback_arg(ngx_http_request_t *r,
-    const char *name, size_t max, ngx_str_t *value);
 static ngx_int_t ngx_http_oneid_callback_state(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_callback_bad_state(ngx_http_request_t *r,
@@ -99,7 +97,7 @@ ngx_http_oneid_access_handler(ngx_http_request_t *r)
     ngx_http_oneid_ctx_t       *ctx;
     ngx_http_oneid_loc_conf_t  *olcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oneid_module);
+    ctx = ngx_http_oneid_get_ctx(r);
 
     if (ctx != NULL) {
         /* the subrequest left "sending to client" there */
@@ -176,6 +174,45 @@ ngx_http_oneid_create_ctx(ngx_http_request_t *r)
     ngx_http_set_ctx(r, ctx, ngx_http_oneid_module);
 
     return ctx;
+}
+
+
+/*
+ * An internal redirect (index, try_files, error_page) wipes module
+ * contexts, but the user was signed in and the session cookie is already
+ * gone from the request: find the context again through its pool cleanup,
+ * as the realip module does.
+ */
+
+ngx_http_oneid_ctx_t *
+ngx_http_oneid_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t    *cln;
+    ngx_http_oneid_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oneid_module);
+
+    if (ctx != NULL || !r->internal) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler != ngx_http_oneid_cleanup) {
+            continue;
+        }
+
+        ctx = cln->data;
+
+        if (ctx->request != r || !ctx->authenticated) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_oneid_module);
+
+        return ctx;
+    }
+
+    return NULL;
 }
 
 
@@ -729,7 +766,7 @@ ngx_http_oneid_callback(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 
 /* a query argument, percent-decoded, of bounded length and plain bytes */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oneid_callback_arg(ngx_http_request_t *r, const char *name,
     size_t max, ngx_str_t *value)
 {

@@ -293,7 +293,7 @@ ngx_http_oneid_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     ngx_str_t             *value;
     ngx_http_oneid_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_oneid_module);
+    ctx = ngx_http_oneid_get_ctx(r->main);
 
     if (ctx == NULL || !ctx->authenticated) {
         v->not_found = 1;

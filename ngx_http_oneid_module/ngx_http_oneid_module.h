@@ -162,6 +162,9 @@ extern ngx_http_oneid_field_t  ngx_http_oneid_fields[];
 
 /* ngx_http_oneid_handler.c */
 ngx_int_t ngx_http_oneid_access_handler(ngx_http_request_t *r);
+ngx_http_oneid_ctx_t *ngx_http_oneid_get_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_oneid_callback_arg(ngx_http_request_t *r, const char *name,
+    size_t max, ngx_str_t *value);
 
 /* ngx_http_oneid_redis.c */
 char *ngx_http_oneid_redis_parse(ngx_conf_t *cf, ngx_http_oneid_redis_t **rdp);
