@@ -532,9 +532,12 @@ ngx_http_oneid_idp_parse_token(ngx_http_request_t *r,
 
     json_decref(root);
 
-    if (rc != NGX_OK || token->len == 0
-        || token->len > NGX_HTTP_ONEID_MAX_TOKEN)
-    {
+    if (rc != NGX_OK) {
+        /* logged already */
+        return NGX_ERROR;
+    }
+
+    if (token->len == 0 || token->len > NGX_HTTP_ONEID_MAX_TOKEN) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oneid: OneID token response has no usable "
                       "\"access_token\"");
