@@ -63,6 +63,29 @@ citizen-basic unless the scenario changes it):
                          buffer size, is what rejects it)
   logout-500             logout: one_log_out for this token answers 500 and
                          the token stays valid at OneID
+
+More back-channel faults (hostile-input tests):
+
+  token-503                  token: 503 with an empty body, Retry-After: 120
+  token-truncated            token: 200, valid JSON cut in the middle
+  token-number               token: access_token is a JSON number
+  token-array                token: the answer is a JSON array, not an object
+  identify-502               identify: 502 with a gateway's HTML page
+  identify-empty             identify: 200 JSON content type, empty body
+  identify-array             identify: the identity wrapped in a JSON array
+  identify-duplicate-pin     identify: "pin" twice, another person's first
+  identify-name-object       identify: full_name an object {"uz":..,"ru":..}
+  identify-legal-tin-number  identify: tin of the is_basic legal_info entry
+                             is a JSON number
+  identify-nested-deep       identify: valid JSON with objects nested 10000
+                             deep in role_list (about 60 KB: over a 16k
+                             buffer, under 128k)
+  identify-giant             identify: 200, about 1 MB of valid JSON
+  identify-inject            identify: CR, LF, NUL, TAB, ESC, DEL, U+2028
+                             and U+0085 in every field the gateway passes
+                             on, a field of control characters only, and a
+                             full_name whose 1024-byte cap falls inside a
+                             UTF-8 character (see apply_identify_scenario)
 """
 
 import copy
@@ -294,7 +317,34 @@ SCENARIOS = {
                         "identify: arrays nested 5000 deep"),
     "logout-500": ("logout", "http-500",
                    "one_log_out answers 500 (identity fine)"),
+    "token-503": ("token", "http-503", "token request: 503, empty body"),
+    "token-truncated": ("token", "truncated",
+                        "token request: JSON cut in the middle"),
+    "token-number": ("token", "number",
+                     "token request: access_token a JSON number"),
+    "token-array": ("token", "array", "token request: a JSON array"),
+    "identify-502": ("identify", "http-502", "identify: 502 gateway page"),
+    "identify-empty": ("identify", "empty", "identify: 200, empty body"),
+    "identify-array": ("identify", "array",
+                       "identify: the identity inside a JSON array"),
+    "identify-duplicate-pin": ("identify", "duplicate-pin",
+                               "identify: two \"pin\" keys"),
+    "identify-name-object": ("identify", "name-object",
+                             "identify: full_name an object"),
+    "identify-legal-tin-number": ("identify", "legal-tin-number",
+                                  "identify: legal_info tin a JSON number"),
+    "identify-nested-deep": ("identify", "nested-deep",
+                             "identify: objects nested 10000 deep"),
+    "identify-giant": ("identify", "giant", "identify: about 1 MB of JSON"),
+    "identify-inject": ("identify", "inject",
+                        "identify: control characters in every field"),
 }
+
+# depth of identify-nested-deep
+NESTED_DEEP = 10000
+
+# the other person whose pin comes first in identify-duplicate-pin
+DUPLICATE_PIN = "41203870000017"
 
 FRONT_SCENARIOS = {
     "abandon": "the user never finishes: a waiting page, no redirect",
@@ -364,9 +414,31 @@ def apply_identify_scenario(kind, ident, huge_bytes=64 * 1024):
     elif kind == "crlf":
         ident["full_name"] = "EVIL\r\nX-Injected: 1\r\n\r\nNAME\x00"
         ident["first_name"] = "A\nB"
-    elif kind == "huge":
-        # a long address: about huge_bytes of UTF-8 in all
+    elif kind in ("huge", "giant"):
+        # a long address: about huge_bytes (giant: 1 MB) of UTF-8 in all
+        if kind == "giant":
+            huge_bytes = 1024 * 1024
         part = "САМАРҚАНД ВИЛОЯТИ, УРГУТ ТУМАНИ, ЯНГИОБОД МФЙ, уй:7; "
         size = len(part.encode("utf-8"))
         ident["per_adr"] = part * (huge_bytes // size + 1)
+    elif kind == "name-object":
+        ident["full_name"] = {"uz": ident["full_name"],
+                              "ru": "ТОШПЎЛАТОВ ОЛИМ"}
+    elif kind == "legal-tin-number":
+        ident["legal_info"] = [{"is_basic": True, "tin": 301234567,
+                                "acron_UZ": "\"NAMUNA KLINIKA\" MChJ"}]
+    elif kind == "inject":
+        # what the gateway must make of each value: control characters
+        # (below 0x20, and 0x7f) removed, the rest kept
+        ident["user_id"] = "olim\r\nFORGED LOG LINE"
+        ident["full_name"] = "A" * 1023 + "\u2018" + " X-Cut: 1"
+        ident["first_name"] = "\r\nX-Injected: first\u2028\u0085"
+        ident["sur_name"] = "\x00\x01\x02\x1b[31m\x7fTOSHPO\u2018LATOV"
+        ident["mid_name"] = "\r\n\t\x00"
+        ident["user_type"] = "I\r\nSet-Cookie: oneid_session=forged"
+        ident["auth_method"] = ("LOGINPASSMETHOD\tX-Tab: 1\x0bX-Vt: 1"
+                                "\x0cX-Ff: 1")
+        ident["legal_info"] = [{"is_basic": True,
+                                "tin": "301234567\r\nX-Injected: tin",
+                                "acron_UZ": "\"NAMUNA\"\r\n\r\n<html>"}]
     return ident

@@ -712,6 +712,14 @@ class Handler(BaseHTTPRequestHandler):
                       "charset=\"utf-8\"><title>OneID</title></head><body>"
                       "<h1>Texnik ishlar olib borilmoqda</h1>"
                       "<p>Технические работы.</p></body></html>", HTML_TYPE)
+        elif kind == "http-503":
+            self.send(503, "", "text/html", [("Retry-After", "120")])
+        elif kind == "http-502":
+            self.close_connection = True
+            self.send(502, "<html>\r\n<head><title>502 Bad Gateway</title>"
+                      "</head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
+                      "</h1></center>\r\n<hr><center>nginx</center>\r\n"
+                      "</body>\r\n</html>\r\n", "text/html")
         elif kind == "http-429":
             self.send(429, "<html><head><title>429 Too Many Requests</title>"
                       "</head><body><center><h1>429 Too Many Requests</h1>"
@@ -768,6 +776,15 @@ class Handler(BaseHTTPRequestHandler):
                 answer = self.issue_tokens(client, user, entry["sso"])
                 del answer["access_token"]
                 return self.send_json(200, answer, client)
+            elif kind in ("truncated", "number", "array"):
+                answer = self.issue_tokens(client, user, entry["sso"])
+                if kind == "number":
+                    answer["access_token"] = 20260111
+                    return self.send_json(200, answer, client)
+                if kind == "array":
+                    return self.send_json(200, [answer], client)
+                body = dumps(answer)
+                return self.send(200, body[:len(body) // 2], JSON_TYPE)
             elif self.misbehave(kind):
                 return
         self.send_json(200, self.issue_tokens(client, user, entry["sso"]),
@@ -821,6 +838,16 @@ class Handler(BaseHTTPRequestHandler):
             depth = int(self.setting("nested_depth", client))
             body = body[:-1] + ',"role_list":' + "[" * depth + "]" * depth \
                 + "}"
+        elif kind == "nested-deep":
+            depth = fixtures.NESTED_DEEP
+            body = body[:-1] + ',"role_list":' + '{"r":' * depth + "1" \
+                + "}" * depth + "}"
+        elif kind == "empty":
+            body = ""
+        elif kind == "array":
+            body = "[" + body + "]"
+        elif kind == "duplicate-pin":
+            body = '{"pin":"%s",%s' % (fixtures.DUPLICATE_PIN, body[1:])
         ctype = JSON_TYPE if self.setting("charset", client) \
             else "application/json"
         self.send(200, body, ctype)

@@ -507,6 +507,47 @@ def run(c):
     sys.setrecursionlimit(20000)
     check(j(b)["pin"], "identify-nested: valid JSON")
 
+    s, h, b = token_step("token-503")
+    check(s == 503 and b == b"" and h.get("retry-after") == "120",
+          "token-503")
+    s, h, b = token_step("token-truncated")
+    check(s == 200 and b.startswith(b'{"scope"') and b"}" not in b,
+          "token-truncated")
+    s, h, b = token_step("token-number")
+    check(s == 200 and isinstance(j(b)["access_token"], int), "token-number")
+    s, h, b = token_step("token-array")
+    check(s == 200 and isinstance(j(b), list) and j(b)[0]["access_token"],
+          "token-array")
+    s, h, b = identify_step("identify-502")
+    check(s == 502 and b"502 Bad Gateway" in b, "identify-502")
+    s, h, b = identify_step("identify-empty")
+    check(s == 200 and b == b"" and h["content-type"].startswith(
+        "application/json"), "identify-empty")
+    s, h, b = identify_step("identify-array")
+    check(s == 200 and j(b)[0]["pin"] == "31505900000011", "identify-array")
+    s, h, b = identify_step("identify-duplicate-pin")
+    check(s == 200 and b.count(b'"pin":') == 2
+          and b.startswith(b'{"pin":"%s"' % fixtures.DUPLICATE_PIN.encode())
+          and j(b)["pin"] == "31505900000011", "identify-duplicate-pin")
+    check(isinstance(j(identify_step("identify-name-object")[2])[
+        "full_name"], dict), "identify-name-object")
+    check(isinstance(j(identify_step("identify-legal-tin-number")[2])[
+        "legal_info"][0]["tin"], int), "identify-legal-tin-number")
+    s, h, b = identify_step("identify-nested-deep")
+    check(s == 200 and b.count(b'{"r":') == fixtures.NESTED_DEEP
+          and 16384 < len(b) < 128 * 1024,
+          "identify-nested-deep: 10000 deep, 16k..128k (%d bytes)" % len(b))
+    check(j(b)["pin"], "identify-nested-deep: valid JSON")
+    s, h, b = identify_step("identify-giant")
+    check(s == 200 and 1024 * 1024 <= len(b) < 1100 * 1024 and j(b)["pin"],
+          "identify-giant: %d bytes" % len(b))
+    s, h, b = identify_step("identify-inject")
+    ident = j(b)
+    check(s == 200 and "\r\n" in ident["user_id"]
+          and "\x00" in ident["sur_name"] and "\x7f" in ident["sur_name"]
+          and len(ident["full_name"].encode()) > 1024
+          and ident["legal_info"][0]["is_basic"] is True, "identify-inject")
+
     at = c.access_token("logout-500")
     check(c.identify(at)[0] == 200, "logout-500: identify fine")
     check(c.logout(at)[0] == 500, "logout-500: one_log_out 500")

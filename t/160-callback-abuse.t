@@ -1,0 +1,509 @@
+# The callback under abuse, and OneID answers that 120 does not cover.
+#
+# 1. OneID faults: 503 with an empty body, 502 from a gateway, truncated
+#    or non-object token answers, access_token as a number, an empty
+#    identify body, the identity wrapped in an array, "pin" twice,
+#    full_name as an object, a legal_info tin as a number, objects nested
+#    10000 deep (through the suite's 16k buffer and through a 128k one),
+#    1 MB of JSON: 502, a page and not a redirect, exactly one [error] line
+#    of the module naming the cause, no session; the spent state cannot
+#    be replayed.
+# 2. Bounced back without a code, with ?error=access_denied, with an empty
+#    query: a 400 page, never a redirect; a signed-in user goes home.  A
+#    browser that follows every redirect stops after OneID's one round
+#    trip, also when OneID or the callback fails; a signed-in user is not
+#    sent back to OneID by a page that nginx serves through an internal
+#    redirect (index).
+# 3. Replays: the same callback twice, a used code with a fresh state (in
+#    the same and in another browser), two callbacks with one state at
+#    the same time, a state from another browser.
+# 4. Oversized input: code and state at and past their limits, raw and
+#    percent-encoded; a long query string; one past nginx's header
+#    buffers.
+# 5. 200 logins started by one browser, 199 of them at the same time: one
+#    state cookie, a Cookie header that does not grow, a bounded number of
+#    state records in Redis (MAX_PENDING_STATES below), each with a TTL of
+#    at most 10 minutes, and each state still usable on its own.  Also 10
+#    tabs restored at once by a browser without a state cookie.
+#
+# Redis keys use this file's own prefix (oneid160:); the 128k-buffer
+# server listens on TEST_NGINX_REDIS_PORT + 60.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Digest::SHA qw(sha256_hex);
+use IO::Select;
+use IO::Socket::INET;
+use Test::More;
+use Test::OneID;
+use Test::OneID::Conf qw(http_config server_config env);
+
+# How many login states one browser may have pending in Redis.  Today
+# every login start writes one record (10-minute TTL) and nothing caps
+# them per browser: 200 starts leave 200 records.  Lower this when a
+# per-browser cap exists.
+my $MAX_PENDING_STATES = 200;
+
+my $prefix = 'oneid160:';
+my $redis = '127.0.0.1:' . env('REDIS_PORT', 16379);
+my $main = Test::Nginx::Server::port();
+my $big = ($ENV{TEST_NGINX_REDIS_PORT} || 16379) + 60;
+
+my $LOCATIONS = <<'END';
+    location /static/ { oneid on; root html; index index.html; }
+END
+
+my $big_conf = server_config(buffer => '128k', locations => $LOCATIONS);
+$big_conf =~ s/subrequest_output_buffer_size 16k;/subrequest_output_buffer_size 128k;/;
+
+my $t = Test::OneID->new(
+    http_config => http_config(redis => "$redis prefix=$prefix")
+        . "server {\n    listen 127.0.0.1:$big;\n    server_name localhost;\n$big_conf\n}\n",
+    config         => server_config(locations => $LOCATIONS),
+    root_location  => 0,
+    log_level      => 'info',
+    master_process => 1,    # a crashing worker is then logged
+    user_files     => ">>> static/index.html\nstatic index page\n",
+);
+
+$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+
+sub session_keys { join ' ', sort @{ $t->redis('KEYS', "${prefix}session:*") } }
+sub state_keys   { @{ $t->redis('KEYS', "${prefix}state:*") } }
+sub state_key    { "${prefix}state:" . sha256_hex($_[0]) }
+
+sub browser {
+    my ($port) = @_;
+    return Test::OneID::Browser->new(base_url => 'http://127.0.0.1:' . ($port // $main));
+}
+
+# steps 1 and 2 of a login: the callback's path and query
+sub callback_for {
+    my ($b, $user, $path) = @_;
+    my $res = $b->get($path // '/ward');
+    return '' unless $res->{status} == 302;
+    $res = $b->get(($res->header('Location') // '') . "&mock_user=$user");
+    (my $cb = $res->header('Location') // '') =~ s{^https?://[^/]+}{};
+    return $cb;
+}
+
+sub state_of { ($_[0] =~ /[?&]state=([^&]+)/)[0] // '' }
+sub code_of  { ($_[0] =~ /[?&]code=([^&]+)/)[0] // '' }
+
+# a page, not a redirect, and no session created
+sub is_page {
+    my ($what, $res, $status, $b) = @_;
+    is $res->{status}, $status, "$what: $status";
+    ok !defined $res->{location}, "$what: a page, not a redirect";
+    ok !(grep { /^oneid_session=/ } @{ $res->{headers}{'set-cookie'} || [] }),
+        "$what: no session cookie";
+    ok !defined $b->cookie('oneid_session'), "$what: the browser has no session" if $b;
+}
+
+# raw HTTP, for what HTTP::Tiny cannot send or does one at a time
+sub parse_response {
+    my ($data) = @_;
+    my ($status, $head, $body) = $data =~ m{\AHTTP/1\.[01] (\d{3})[^\r\n]*\r\n(.*?)\r\n\r\n(.*)\z}s
+        or return { status => 0, headers => [], body => $data };
+    return { status => $status, body => $body,
+             headers => [ map { [ /\A([^:]*):[ \t]*(.*)\z/s ] } split /\r\n/, $head ] };
+}
+
+sub values_of {
+    my ($res, $name) = @_;
+    return map { $_->[1] } grep { lc $_->[0] eq lc $name } @{ $res->{headers} };
+}
+
+# The requests all written before any answer is read: nginx works on all
+# of them at once.  Answers in the order of the requests.
+sub parallel {
+    my ($port, @requests) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    my (@socks, %buf);
+    for my $req (@requests) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 10)
+            or die "cannot connect to 127.0.0.1:$port: $@\n";
+        push @socks, $s;
+        $buf{ fileno $s } = '';
+    }
+    for my $i (0 .. $#requests) {
+        my $bytes = $requests[$i];
+        while (length $bytes) {
+            my $n = syswrite($socks[$i], $bytes) or last;
+            substr($bytes, 0, $n, '');
+        }
+    }
+    my $sel = IO::Select->new(@socks);
+    while ($sel->count) {
+        my @ready = $sel->can_read(15) or last;
+        for my $s (@ready) {
+            my $n = sysread($s, $buf{ fileno $s }, 65536, length $buf{ fileno $s });
+            $sel->remove($s) unless $n;
+        }
+    }
+    my @res = map { parse_response($buf{ fileno $_ }) } @socks;
+    close $_ for @socks;
+    return @res;
+}
+
+sub raw_get {
+    my ($target, @lines) = @_;
+    return "GET $target HTTP/1.1\r\nHost: 127.0.0.1:$main\r\n"
+        . join('', map { "$_\r\n" } @lines) . "Connection: close\r\n\r\n";
+}
+
+my $UZ_502 = 'OneID javob bermayapti';
+
+# ---------------------------------------------------------------------------
+# 1. OneID faults
+
+# One failed login through the mock: the answer, one log line, no session.
+#   %want: status, log (qr//), port, nginx_error (qr//, one line of nginx's own)
+sub failed_login {
+    my ($name, %want) = @_;
+    my $b = browser($want{port});
+    my $before = session_keys();
+    $t->mark_error_log;
+
+    my $cb = callback_for($b, $want{user} // $name);
+    like $cb, qr{^/oneid/callback\?code=[0-9a-f-]{36}&state=}, "$name: OneID sent the user back"
+        or return;
+    my $res = $b->get($cb);
+    is_page($name, $res, $want{status}, $b);
+    like $res->{body}, qr{<title>\Q$UZ_502\E</title>}, "$name: the \"OneID is not responding\" page";
+    is session_keys(), $before, "$name: no session key in Redis";
+    is $t->redis('EXISTS', state_key(state_of($cb))), 0, "$name: the state is spent";
+
+    ok $t->wait_for_error_log($want{log}, 3), "$name: error log says $want{log}";
+    my @errors = grep { /\[error\]/ } split /^/, $t->error_log_since_mark;
+    my @ours = grep { /oneid:/ } @errors;
+    is scalar @ours, 1, "$name: exactly one [error] line of the module" or diag @ours;
+    my @other = grep { !/oneid:/ } @errors;
+    is scalar @other, $want{nginx_error} ? 1 : 0, "$name: nginx's own [error] lines"
+        or diag @other;
+    like $other[0] // '', $want{nginx_error}, "$name: nginx says $want{nginx_error}"
+        if $want{nginx_error};
+
+    # the same callback again (the back button): the state is gone
+    is_page("$name, replayed", $b->get($cb), 400, $b);
+}
+
+my $BYTES = qr/\(\d+ bytes\)/;
+my @faults = (
+    [ 'token-503', log => qr/oneid: OneID token request answered with status 503, client:/ ],
+    [ 'token-truncated', log => qr/oneid: OneID token response is not valid JSON $BYTES: .+ at byte \d+, client:/ ],
+    [ 'token-array', log => qr/oneid: OneID token response is not a JSON object, client:/ ],
+    [ 'token-number', log => qr/oneid: OneID field "access_token" is not a string, client:/ ],
+    [ 'identify-502', log => qr/oneid: OneID identify request answered with status 502, client:/ ],
+    [ 'identify-empty', log => qr/oneid: OneID identify response is not valid JSON \(0 bytes\): /ms ],
+    [ 'identify-array', log => qr/oneid: OneID identify response is not a JSON object, client:/ ],
+    [ 'identify-duplicate-pin', log => qr/oneid: OneID identify response is not valid JSON $BYTES: duplicate object key/ ],
+    [ 'identify-name-object', log => qr/oneid: OneID field "full_name" is not a string, client:/ ],
+    [ 'identify-legal-tin-number', log => qr/oneid: OneID field "tin" is not a string, client:/ ],
+    [ 'identify-nested-deep', nginx_error => qr/too big subrequest response/,
+      log => qr/oneid: OneID identify response is larger than subrequest_output_buffer_size \(16384\) of location "\/_oneid"; raise it there/ ],
+    [ 'identify-nested-deep, 128k buffer', user => 'identify-nested-deep', port => $big,
+      log => qr/oneid: OneID identify response is not valid JSON $BYTES: maximum parsing depth reached/ ],
+    [ 'identify-giant, 128k buffer', user => 'identify-giant', port => $big,
+      nginx_error => qr/too big subrequest response/,
+      log => qr/oneid: OneID identify response is larger than subrequest_output_buffer_size \(131072\) of location "\/_oneid"; raise it there/ ],
+);
+
+for my $case (@faults) {
+    my ($name, %want) = @$case;
+    failed_login($name, status => 502, %want);
+}
+
+# ---------------------------------------------------------------------------
+# 2. bounced back: a page, never a redirect, never a loop
+
+{
+    my $b = browser();
+    my $state = state_of(callback_for($b, 'citizen-basic'));    # a live state of this browser
+    for my $case (
+        [ 'no query',                         '/oneid/callback' ],
+        [ 'empty query',                      '/oneid/callback?' ],
+        [ 'only "&"',                         '/oneid/callback?&&' ],
+        [ 'error=access_denied',              '/oneid/callback?error=access_denied&error_description=User%20cancelled' ],
+        [ 'error=access_denied with the state', "/oneid/callback?error=access_denied&error_description=The+user+said+no&state=$state" ],
+        [ 'state only',                       "/oneid/callback?state=$state" ],
+        [ 'empty code',                       "/oneid/callback?code=&state=$state" ],
+        [ 'code only',                        '/oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000' ],
+        [ 'empty state',                      '/oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=' ],
+    )
+    {
+        my ($name, $path) = @$case;
+        $t->mark_error_log;
+        my $res = $b->get($path);
+        is_page("bounced back, $name", $res, 400, $b);
+        like $res->{body}, qr/Kirish yakunlanmadi/, "bounced back, $name: the \"sign-in not completed\" page";
+        ok $t->wait_for_error_log(qr/\[info\].*oneid: login callback without a valid code and state/, 2),
+            "bounced back, $name: [info] line";
+    }
+    is $t->redis('EXISTS', state_key($state)), 1,
+        'a callback without a usable code does not spend the state';
+}
+
+# a signed-in user bounced back goes home, and home is served
+{
+    my $b = browser();
+    is $b->login('/ward', user => 'doctor')->{status}, 302, 'doctor signs in';
+    for my $path ('/oneid/callback', '/oneid/callback?error=access_denied', '/oneid/callback?') {
+        my $res = $b->get($path);
+        is $res->{status}, 302, "signed in, $path: 302";
+        is $res->{location}, "http://127.0.0.1:$main/", "signed in, $path: home, not OneID";
+    }
+    is $b->get('/')->{status}, 200, 'signed in: home is served (no loop)';
+}
+
+# A browser that follows every redirect.  The mock signs in whoever its
+# mock_user cookie names, the way OneID's own session does.
+sub follow_all {
+    my ($user, $path) = @_;
+    my $b = browser();
+    $b->store_cookies($t->mock_url('/'), ["mock_user=$user; Path=/"]);
+    my @hops;
+    my $res = $b->get($path);
+    while ($res->is_redirect && @hops < 10) {
+        my $next = Test::OneID::Browser::resolve_url($res->{url}, $res->{location});
+        push @hops, $next;
+        $res = $b->get($next);
+    }
+    return ($res, scalar @hops, $b);
+}
+
+for my $case (
+    [ 'doctor',          200, 3 ],    # OneID, callback, the page
+    [ 'no-code',         400, 2 ],
+    [ 'error',           400, 2 ],
+    [ 'token-500',       502, 2 ],
+    [ 'identify-ret-cd', 403, 2 ],
+)
+{
+    my ($user, $status, $hops) = @$case;
+    my ($res, $n) = follow_all($user, '/ward/1');
+    is $res->{status}, $status, "following every redirect, $user: ends with $status";
+    is $n, $hops, "following every redirect, $user: after $hops redirects";
+}
+
+# A signed-in user asks for a directory: nginx serves its index through an
+# internal redirect, which runs the access phase again.  The session must
+# still count; today the module no longer finds the session cookie there
+# and sends the user to OneID, and from there to / (not the page).
+{
+    my $b = browser();
+    is $b->login('/ward', user => 'doctor')->{status}, 302, 'doctor signs in';
+    my $sid = $b->cookie('oneid_session');
+    is $b->get('/static/index.html')->{status}, 200, 'signed in: /static/index.html is served';
+    my $res = $b->get('/static/');
+    is $res->{status}, 200, 'signed in: /static/ (index, an internal redirect) is served'
+        or diag $res->summary;
+    is $b->cookie('oneid_session'), $sid, '... and the session is the same';
+}
+
+# ---------------------------------------------------------------------------
+# 3. replays
+
+{
+    my $a = browser();
+    my $cb = callback_for($a, 'citizen-eds');
+    my $code = code_of($cb);
+    is $a->get($cb)->{status}, 302, 'replay: first use of the callback logs in';
+
+    my $res = $a->get($cb);
+    is $res->{status}, 302, 'replay: same callback again, signed in: 302';
+    is $res->{location}, "http://127.0.0.1:$main/", '... home, not OneID';
+
+    my $c = browser();
+    $c->set_cookie(oneid_session_state => $a->cookie('oneid_session_state'));
+    is_page('replay: same callback in another browser, with the state cookie copied',
+        $c->get($cb), 400, $c);
+
+    # the used code with a fresh state of the same browser (signed out
+    # first: a signed-in user is not sent to OneID): OneID refuses the
+    # code, 502
+    is $a->get('/oneid/logout')->{status}, 302, 'replay: the user signs out';
+    $t->mark_error_log;
+    my $state = state_of(callback_for($a, 'citizen-eds', '/again'));
+    like $state, qr/^[A-Za-z0-9_-]{43}$/, '... and starts a new login';
+    is_page('replay: used code, fresh state, same browser',
+        $a->get("/oneid/callback?code=$code&state=$state"), 502, $a);
+    ok $t->wait_for_error_log(qr/oneid: OneID token request answered with status 400 and error "token_not_found"/, 2),
+        '... OneID said token_not_found';
+
+    # and in another browser with its own state
+    my $b = browser();
+    $state = state_of(callback_for($b, 'doctor'));
+    is_page('replay: used code, fresh state, another browser',
+        $b->get("/oneid/callback?code=$code&state=$state"), 502, $b);
+}
+
+# two callbacks with one state at the same moment: exactly one wins
+{
+    my $b = browser();
+    my $cb = callback_for($b, 'doctor', '/race');
+    my $cookie = 'Cookie: ' . $b->cookie_header("http://127.0.0.1:$main/");
+    my @res = parallel($main, (raw_get($cb, $cookie)) x 2);
+    my @won = grep { $_->{status} == 302 } @res;
+    my @lost = grep { $_->{status} == 400 } @res;
+    is scalar @won, 1, 'one state, two callbacks at once: one logs in';
+    is scalar @lost, 1, '... the other gets 400';
+    ok((grep { /^oneid_session=/ } map { values_of($_, 'Set-Cookie') } @won),
+        '... the winner gets a session cookie');
+    my $code = code_of($cb);
+    is scalar(grep { ($_->{params}{code} // '') eq $code } @{ $t->mock_requests('one_authorization_code') }),
+        1, '... and OneID saw the code once';
+}
+
+# a state from another browser
+{
+    my $a = browser();
+    my $cb = callback_for($a, 'doctor', '/mine');
+    my $b = browser();
+    callback_for($b, 'doctor', '/yours');    # b has a real binding cookie of its own
+    $t->mark_error_log;
+    is_page('state of another browser', $b->get($cb), 400, $b);
+    ok $t->wait_for_error_log(qr/\[warn\].*oneid: login state belongs to another browser/, 2),
+        '... [warn] login state belongs to another browser';
+}
+
+# ---------------------------------------------------------------------------
+# 4. oversized input
+
+{
+    my $b = browser();
+    my $cb = callback_for($b, 'doctor', '/long');
+    my $state = state_of($cb);
+    my $code = code_of($cb);
+    $t->mark_error_log;
+
+    for my $case (
+        [ 'code of 513 bytes',                  'c' x 513,   $state ],
+        [ 'code of 513 percent-encoded bytes',  '%41' x 513, $state ],
+        [ 'code of 2048 bytes',                 'c' x 2048,  $state ],
+        [ 'state of 44 bytes',                  $code, $state . 'A' ],
+        [ 'state of 42 bytes',                  $code, substr($state, 0, 42) ],
+        [ 'state of 1000 bytes',                $code, 'A' x 1000 ],
+        [ 'state with padding',                 $code, substr($state, 0, 42) . '=' ],
+        [ 'state with a control byte',          $code, substr($state, 0, 42) . '%0A' ],
+    )
+    {
+        my ($name, $c, $s) = @$case;
+        is_page("oversized: $name", $b->get("/oneid/callback?code=$c&state=$s"), 400, $b);
+    }
+    is $t->redis('EXISTS', state_key($state)), 1, 'oversized: none of these spent the state';
+
+    # 5 KB of other parameters around a good code and state: ignored
+    is_page('a 6 KB query without code and state', $b->get('/oneid/callback?x=' . ('x' x 6000)), 400, $b);
+    my $res = $b->get("/oneid/callback?x=" . ('x' x 5000) . "&code=$code&state=$state&y=" . ('y' x 500));
+    is $res->{status}, 302, 'a 5.5 KB query with a good code and state: the login completes';
+    is $res->{location}, "http://127.0.0.1:$main/long", '... back to the page';
+
+    # past nginx's header buffers (8k): nginx itself answers 414
+    my $b2 = browser();
+    $cb = callback_for($b2, 'doctor', '/longer');
+    $res = $b2->get($cb . '&x=' . ('x' x 9000));
+    is $res->{status}, 414, 'a 9 KB request line: nginx answers 414';
+    is $t->redis('EXISTS', state_key(state_of($cb))), 1, '... and the state is untouched';
+    is $b2->get($cb)->{status}, 302, '... so the real callback still logs in';
+
+    # the limits themselves are not refused: a code of exactly 512 bytes
+    # (raw or percent-encoded) reaches OneID, which does not know it
+    for my $c ('c' x 512, '%41' x 512) {
+        my $b3 = browser();
+        my $s = state_of(callback_for($b3, 'doctor', '/limit'));
+        is_page('a code of 512 bytes' . ($c =~ /%/ ? ', percent-encoded' : '') . ': OneID refuses it',
+            $b3->get("/oneid/callback?code=$c&state=$s"), 502, $b3);
+    }
+}
+
+# ---------------------------------------------------------------------------
+# 5. many logins started by one browser
+
+{
+    my $N = 200;
+    my $b = browser();
+    my $first = $b->get('/p/0');
+    is $first->{status}, 302, 'login 0 started';
+    my $binding = $b->cookie('oneid_session_state') // '-';
+    my $cookie_header = $b->cookie_header("http://127.0.0.1:$main/");
+    my $mine = sha256_hex($binding);
+
+    my @res = ($first, parallel($main, map { raw_get("/p/$_", "Cookie: $cookie_header") } 1 .. $N - 1));
+    my @started = grep { $_->{status} == 302 } @res[1 .. $#res];
+    is scalar @started, $N - 1, ($N - 1) . ' more logins started at the same time: all 302';
+
+    my @locs = ($first->{location} // '', map { (values_of($_, 'Location'))[0] // '' } @res[1 .. $#res]);
+    my @states = map { state_of($_) } @locs;
+    my %uniq = map { $_ => 1 } grep { length } @states;
+    is scalar keys %uniq, $N, "$N different states";
+
+    my @cookies = map { values_of($_, 'Set-Cookie') } @res[1 .. $#res];
+    is scalar(grep { /^oneid_session_state=\Q$binding\E;/ } @cookies), $N - 1,
+        'every answer sets the same binding cookie again';
+    $b->store_cookies("http://127.0.0.1:$main/", \@cookies);
+    my @held = grep { /state/ } keys %{ $b->cookies };
+    is_deeply \@held, ['oneid_session_state'], 'the browser holds one state cookie';
+    is $b->cookie_header("http://127.0.0.1:$main/"), $cookie_header, 'the Cookie header did not grow';
+
+    my @records = grep { substr($t->redis('GET', $_) // '', 0, 64) eq $mine } state_keys();
+    my $count = @records;
+    note "pending state records of this browser after $N login starts: $count";
+    cmp_ok $count, '<=', $MAX_PENDING_STATES, "pending state records of one browser: $count <= $MAX_PENDING_STATES";
+    cmp_ok $count, '>=', 1, '... at least the newest one';
+    my @ttl = map { $t->redis('TTL', $_) } @records;
+    is scalar(grep { $_ < 1 || $_ > 600 } @ttl), 0, '... each expires within 10 minutes';
+
+    # three of those still pending (all of them today), taken out of
+    # order, each finish on their own
+    my @live = grep { $t->redis('EXISTS', state_key($states[$_])) } 0 .. $N - 1;
+    is scalar @live, $count, 'the pending records are those of these logins';
+    for my $i (@live[ int(@live / 2), 0, -1 ]) {
+        my $idp = $b->get("$locs[$i]&mock_user=doctor");
+        my $res = $b->get(Test::OneID::Browser::path_and_query($idp->{location} // "http://x/"));
+        is $res->{status}, 302, "login $i of $N completes";
+        is $res->{location}, "http://127.0.0.1:$main/p/$i", "... back to /p/$i";
+    }
+    my $after = grep { substr($t->redis('GET', $_) // '', 0, 64) eq $mine } state_keys();
+    is $after, $count - 3, '... each spending exactly its own state';
+}
+
+# Ten tabs restored at once by a browser without a state cookie: each
+# answer sets its own binding cookie, the browser keeps the last one, and
+# only the logins bound to it can finish; the others get the 400 page
+# (not a loop, not a 500).
+{
+    my $b = browser();
+    my @res = parallel($main, map { raw_get("/tab/$_") } 0 .. 9);
+    is scalar(grep { $_->{status} == 302 } @res), 10, 'ten tabs without a cookie: ten logins started';
+    my @bind = map { (map { /^oneid_session_state=([^;]*)/ ? $1 : () } values_of($_, 'Set-Cookie'))[0] // '' } @res;
+    my %distinct = map { $_ => 1 } @bind;
+    is scalar keys %distinct, 10, '... each with a binding cookie of its own';
+    $b->store_cookies("http://127.0.0.1:$main/", [ map { values_of($_, 'Set-Cookie') } @res ]);
+    my $kept = $b->cookie('oneid_session_state');
+    my (@ok, @refused);
+    for my $i (0 .. 9) {
+        my $loc = (values_of($res[$i], 'Location'))[0];
+        my $idp = $b->get("$loc&mock_user=doctor");
+        my $cb = $b->get(Test::OneID::Browser::path_and_query($idp->{location} // 'http://x/'));
+        push @ok, $i if $cb->{status} == 302 && ($cb->{location} // '') =~ m{/tab/$i$};
+        push @refused, $i if $cb->{status} == 400 && !defined $cb->{location};
+    }
+    is_deeply \@ok, [ grep { $bind[$_] eq $kept } 0 .. 9 ],
+        'only the tab bound to the cookie the browser kept logs in: ' . scalar(@ok);
+    is scalar(@ok) + scalar(@refused), 10, '... every other tab gets the 400 page';
+}
+
+# ---------------------------------------------------------------------------
+
+{
+    my $all = Test::Nginx::Server::read_error_log(0);
+    unlike $all, qr/\[(alert|crit|emerg)\]/, 'no [alert], [crit] or [emerg] in error.log';
+    unlike $all, qr/signal \d+|exited on signal/, 'no worker crashed';
+}
+
+$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+
+done_testing;
