@@ -89,6 +89,8 @@ static void ngx_http_oneid_redis_login_reply(redisAsyncContext *ac,
     void *reply, void *privdata);
 static void ngx_http_oneid_redis_role_reply(redisAsyncContext *ac,
     void *reply, void *privdata);
+static void ngx_http_oneid_redis_ping_reply(redisAsyncContext *ac,
+    void *reply, void *privdata);
 static void ngx_http_oneid_redis_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_oneid_redis_came_up(ngx_http_oneid_redis_t *rd);
@@ -778,7 +780,29 @@ ngx_http_oneid_redis_send_login(ngx_http_oneid_redis_t *rd)
     if (rd->sentinel != NULL) {
         (void) redisAsyncCommand(rd->ac, ngx_http_oneid_redis_role_reply,
                                  rd, "ROLE");
+
+    } else {
+        /* a completed TCP handshake is no answer: Redis may be hung */
+        (void) redisAsyncCommand(rd->ac, ngx_http_oneid_redis_ping_reply,
+                                 rd, "PING");
     }
+}
+
+
+static void
+ngx_http_oneid_redis_ping_reply(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply              *rr = reply;
+    ngx_http_oneid_redis_t  *rd = privdata;
+
+    if (rr == NULL || rd->ac != ac) {
+        return;
+    }
+
+    /* even an error reply (NOAUTH, LOADING) means Redis answers */
+
+    ngx_http_oneid_redis_came_up(rd);
 }
 
 
@@ -844,11 +868,7 @@ ngx_http_oneid_redis_connected(const redisAsyncContext *ac, int status)
 
     rd->state = NGX_HTTP_ONEID_REDIS_UP;
 
-    /* with Sentinel, Redis is back only once ROLE says "master" */
-
-    if (rd->sentinel == NULL) {
-        ngx_http_oneid_redis_came_up(rd);
-    }
+    /* Redis is back once it answers PING, or ROLE says "master" */
 }
 
 
