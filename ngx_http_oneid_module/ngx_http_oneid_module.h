@@ -192,6 +192,8 @@ void ngx_http_oneid_sentinel_set(ngx_http_oneid_sentinel_t *sn,
 ngx_str_t *ngx_http_oneid_sentinel_master(ngx_http_oneid_sentinel_t *sn);
 ngx_int_t ngx_http_oneid_sentinel_ask(ngx_http_oneid_sentinel_t *sn,
     ngx_log_t *log, ngx_http_oneid_sentinel_handler_pt handler, void *data);
+void ngx_http_oneid_sentinel_watch(ngx_http_oneid_sentinel_t *sn,
+    ngx_log_t *log, ngx_http_oneid_sentinel_handler_pt handler, void *data);
 void ngx_http_oneid_sentinel_close(ngx_http_oneid_sentinel_t *sn);
 
 /* ngx_http_oneid_cache.c */

@@ -82,6 +82,8 @@ static ngx_http_oneid_redis_cmd_t *ngx_http_oneid_redis_wait_master(
     void *data, ngx_uint_t argc, ngx_str_t *argv, ngx_str_t *err);
 static void ngx_http_oneid_redis_master_found(void *data, ngx_int_t rc,
     u_char *host, int port, ngx_str_t *err);
+static void ngx_http_oneid_redis_master_switched(void *data, ngx_int_t rc,
+    u_char *host, int port, ngx_str_t *err);
 static void ngx_http_oneid_redis_send_waiting(ngx_http_oneid_redis_t *rd,
     ngx_str_t *err);
 static void ngx_http_oneid_redis_send_login(ngx_http_oneid_redis_t *rd);
@@ -711,12 +713,38 @@ ngx_http_oneid_redis_master_found(void *data, ngx_int_t rc, u_char *host,
                        - rd->name.data;
     }
 
+    ngx_http_oneid_sentinel_watch(rd->sentinel, rd->log,
+                                  ngx_http_oneid_redis_master_switched, rd);
+
     if (ngx_http_oneid_redis_connect(rd, &e) != NGX_OK) {
         ngx_http_oneid_redis_send_waiting(rd, &e);
         return;
     }
 
     ngx_http_oneid_redis_send_waiting(rd, NULL);
+}
+
+
+/* +switch-master: leave the old master now, it may stay writable a while */
+
+static void
+ngx_http_oneid_redis_master_switched(void *data, ngx_int_t rc, u_char *host,
+    int port, ngx_str_t *err)
+{
+    ngx_http_oneid_redis_t  *rd = data;
+
+    if (port == rd->port && ngx_strcmp(host, rd->host) == 0) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
+                  "oneid: redis sentinels announce a new master \"%V\" "
+                  "at %s:%d",
+                  ngx_http_oneid_sentinel_master(rd->sentinel), host, port);
+
+    ngx_http_oneid_redis_reset(rd, "the sentinels switched the master");
+
+    rd->retry_at = ngx_current_msec;
 }
 
 

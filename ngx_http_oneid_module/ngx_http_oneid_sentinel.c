@@ -6,6 +6,11 @@
  * question is a short-lived asynchronous hiredis connection on nginx's
  * event loop: connect, AUTH when configured, then
  * SENTINEL get-master-addr-by-name.
+ *
+ * Long-lived connections, one to each sentinel so that a hung one cannot
+ * hide a failover, subscribe to +switch-master: after a manual failover
+ * the old master stays writable for a while, and only this announcement
+ * tells us to leave it at once.
  */
 
 
@@ -26,6 +31,15 @@ typedef struct {
 } ngx_http_oneid_sentinel_addr_t;
 
 
+/* a subscription to one sentinel's +switch-master */
+typedef struct {
+    ngx_http_oneid_sentinel_t         *sentinel;
+    ngx_http_oneid_sentinel_addr_t    *addr;
+    redisAsyncContext                 *ac;
+    ngx_event_t                        timer;
+} ngx_http_oneid_sentinel_watch_t;
+
+
 struct ngx_http_oneid_sentinel_s {
     ngx_str_t                          master;
     ngx_array_t                        addrs;
@@ -42,7 +56,15 @@ struct ngx_http_oneid_sentinel_s {
     ngx_log_t                         *log;
     u_char                             answer[NGX_SOCKADDR_STRLEN + 1];
     int                                answer_port;
+
+    ngx_http_oneid_sentinel_watch_t   *watches;
+    ngx_http_oneid_sentinel_handler_pt switched;
+    void                              *switched_data;
 };
+
+
+/* while no sentinel can be subscribed to, one attempt per this interval */
+#define NGX_HTTP_ONEID_SENTINEL_WATCH_RETRY  1000
 
 
 static void ngx_http_oneid_sentinel_next(ngx_http_oneid_sentinel_t *sn,
@@ -61,6 +83,15 @@ static void ngx_http_oneid_sentinel_disconnected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_oneid_sentinel_timeout(ngx_event_t *ev);
 static void ngx_http_oneid_sentinel_drop(ngx_http_oneid_sentinel_t *sn);
+static void ngx_http_oneid_sentinel_watch_connect(ngx_event_t *ev);
+static void ngx_http_oneid_sentinel_watch_message(redisAsyncContext *ac,
+    void *reply, void *privdata);
+static void ngx_http_oneid_sentinel_watch_connected(
+    const redisAsyncContext *ac, int status);
+static void ngx_http_oneid_sentinel_watch_disconnected(
+    const redisAsyncContext *ac, int status);
+static void ngx_http_oneid_sentinel_watch_later(
+    ngx_http_oneid_sentinel_watch_t *w);
 
 
 ngx_http_oneid_sentinel_t *
@@ -194,8 +225,220 @@ ngx_http_oneid_sentinel_ask(ngx_http_oneid_sentinel_t *sn, ngx_log_t *log,
 void
 ngx_http_oneid_sentinel_close(ngx_http_oneid_sentinel_t *sn)
 {
+    ngx_uint_t                        i;
+    redisAsyncContext                *ac;
+    ngx_http_oneid_sentinel_watch_t  *w;
+
     sn->handler = NULL;
     ngx_http_oneid_sentinel_drop(sn);
+
+    sn->switched = NULL;
+
+    if (sn->watches == NULL) {
+        return;
+    }
+
+    for (i = 0; i < sn->addrs.nelts; i++) {
+        w = &sn->watches[i];
+
+        if (w->timer.timer_set) {
+            ngx_del_timer(&w->timer);
+        }
+
+        ac = w->ac;
+
+        if (ac != NULL) {
+            w->ac = NULL;
+            redisAsyncFree(ac);
+        }
+    }
+}
+
+
+/* from now on, call handler with the new address after each failover */
+
+void
+ngx_http_oneid_sentinel_watch(ngx_http_oneid_sentinel_t *sn, ngx_log_t *log,
+    ngx_http_oneid_sentinel_handler_pt handler, void *data)
+{
+    ngx_uint_t                        i;
+    ngx_http_oneid_sentinel_addr_t   *sa;
+    ngx_http_oneid_sentinel_watch_t  *w;
+
+    if (sn->watches != NULL) {
+        return;
+    }
+
+    sn->watches = ngx_pcalloc(ngx_cycle->pool,
+                              sn->addrs.nelts
+                              * sizeof(ngx_http_oneid_sentinel_watch_t));
+    if (sn->watches == NULL) {
+        return;
+    }
+
+    sn->switched = handler;
+    sn->switched_data = data;
+
+    sa = sn->addrs.elts;
+
+    for (i = 0; i < sn->addrs.nelts; i++) {
+        w = &sn->watches[i];
+
+        w->sentinel = sn;
+        w->addr = &sa[i];
+        w->timer.handler = ngx_http_oneid_sentinel_watch_connect;
+        w->timer.data = w;
+        w->timer.log = log;
+        w->timer.cancelable = 1;
+
+        ngx_http_oneid_sentinel_watch_connect(&w->timer);
+    }
+}
+
+
+static void
+ngx_http_oneid_sentinel_watch_connect(ngx_event_t *ev)
+{
+    ngx_http_oneid_sentinel_watch_t *w = ev->data;
+
+    redisAsyncContext          *ac;
+    ngx_http_oneid_sentinel_t  *sn;
+
+    sn = w->sentinel;
+
+    ac = redisAsyncConnect((char *) w->addr->host, w->addr->port);
+    if (ac == NULL) {
+        ngx_http_oneid_sentinel_watch_later(w);
+        return;
+    }
+
+    if (ac->err
+        || ngx_http_oneid_redis_hook(ac, w, ev->log,
+                                ngx_http_oneid_sentinel_watch_connected,
+                                ngx_http_oneid_sentinel_watch_disconnected)
+           != NGX_OK)
+    {
+        redisAsyncFree(ac);
+        ngx_http_oneid_sentinel_watch_later(w);
+        return;
+    }
+
+    w->ac = ac;
+
+    if (sn->password.len) {
+        (void) redisAsyncCommand(ac, NULL, NULL, "AUTH %b",
+                                 sn->password.data, sn->password.len);
+    }
+
+    (void) redisAsyncCommand(ac, ngx_http_oneid_sentinel_watch_message, w,
+                             "SUBSCRIBE +switch-master");
+}
+
+
+/* "message" "+switch-master" "<name> <old ip> <old port> <ip> <port>" */
+
+static void
+ngx_http_oneid_sentinel_watch_message(redisAsyncContext *ac, void *reply,
+    void *privdata)
+{
+    redisReply                       *rr = reply;
+    ngx_http_oneid_sentinel_watch_t  *w = privdata;
+
+    u_char                     *p, *last, *field[5];
+    size_t                      len[5];
+    ngx_int_t                   port;
+    ngx_uint_t                  n;
+    ngx_http_oneid_sentinel_t  *sn;
+
+    sn = w->sentinel;
+
+    if (rr == NULL || w->ac != ac || sn->switched == NULL
+        || rr->type != REDIS_REPLY_ARRAY || rr->elements != 3
+        || rr->element[0]->type != REDIS_REPLY_STRING
+        || ngx_strcmp(rr->element[0]->str, "message") != 0
+        || rr->element[2]->type != REDIS_REPLY_STRING)
+    {
+        return;
+    }
+
+    p = (u_char *) rr->element[2]->str;
+    last = p + rr->element[2]->len;
+
+    for (n = 0; n < 5 && p < last; n++) {
+        field[n] = p;
+
+        while (p < last && *p != ' ') {
+            p++;
+        }
+
+        len[n] = p - field[n];
+        p++;
+    }
+
+    if (n != 5 || len[0] != sn->master.len
+        || ngx_strncmp(field[0], sn->master.data, len[0]) != 0
+        || len[3] > NGX_SOCKADDR_STRLEN)
+    {
+        return;
+    }
+
+    port = ngx_atoi(field[4], len[4]);
+    if (port < 1 || port > 65535) {
+        return;
+    }
+
+    ngx_memcpy(sn->answer, field[3], len[3]);
+    sn->answer[len[3]] = '\0';
+
+    sn->switched(sn->switched_data, NGX_OK, sn->answer, (int) port, NULL);
+}
+
+
+static void
+ngx_http_oneid_sentinel_watch_connected(const redisAsyncContext *ac,
+    int status)
+{
+    ngx_http_oneid_sentinel_watch_t  *w = ac->data;
+
+    if (status == REDIS_OK || w->ac != ac) {
+        return;
+    }
+
+    /* hiredis frees the context after this callback */
+    w->ac = NULL;
+
+    ngx_http_oneid_sentinel_watch_later(w);
+}
+
+
+static void
+ngx_http_oneid_sentinel_watch_disconnected(const redisAsyncContext *ac,
+    int status)
+{
+    ngx_http_oneid_sentinel_watch_t  *w = ac->data;
+
+    if (w->ac != ac) {
+        return;
+    }
+
+    w->ac = NULL;
+
+    ngx_http_oneid_sentinel_watch_later(w);
+}
+
+
+static void
+ngx_http_oneid_sentinel_watch_later(ngx_http_oneid_sentinel_watch_t *w)
+{
+    if (w->sentinel->switched == NULL || ngx_exiting || ngx_quit
+        || ngx_terminate)
+    {
+        return;
+    }
+
+    if (!w->timer.timer_set) {
+        ngx_add_timer(&w->timer, NGX_HTTP_ONEID_SENTINEL_WATCH_RETRY);
+    }
 }
 
 
