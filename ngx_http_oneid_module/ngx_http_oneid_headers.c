@@ -401,12 +401,30 @@ ngx_http_oneid_header_has(ngx_http_request_t *r, const char *lowcase,
 }
 
 
-/* scripts get 401 and JSON: a redirect to a login page is no use to them */
+/*
+ * Scripts get 401 and JSON: a redirect to a login page is no use to them.
+ * Nor to a browser fetching an image or a stylesheet ("Sec-Fetch-Mode"
+ * other than "navigate"), and each such redirect would cost a login state.
+ */
 
 ngx_int_t
 ngx_http_oneid_wants_json(ngx_http_request_t *r)
 {
+    static u_char     mode[] = "sec-fetch-mode";
+    ngx_table_elt_t  *h;
+
     if (ngx_http_oneid_header_has(r, "x-requested-with", "xmlhttprequest")) {
+        return 1;
+    }
+
+    h = ngx_http_oneid_find_header(r, mode, sizeof(mode) - 1);
+
+    if (h != NULL
+        && (h->value.len != sizeof("navigate") - 1
+            || ngx_strncasecmp(h->value.data, (u_char *) "navigate",
+                               sizeof("navigate") - 1)
+               != 0))
+    {
         return 1;
     }
 

@@ -82,6 +82,36 @@ Accept: text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8
 
 
 
+=== TEST 5a: a browser's image request (Sec-Fetch-Mode: no-cors) gets 401, no login state
+--- request
+GET /img/logo.png
+--- more_headers
+Accept: image/avif,image/webp,*/*
+Sec-Fetch-Mode: no-cors
+Sec-Fetch-Dest: image
+--- error_code: 401
+--- response_headers
+!Location
+!Set-Cookie
+--- response_body_like
+"error":"login_required"
+
+
+
+=== TEST 5b: a browser's page navigation (Sec-Fetch-Mode: navigate) is redirected
+--- request
+GET /ward
+--- more_headers
+Accept: text/html,application/xhtml+xml,*/*;q=0.8
+Sec-Fetch-Mode: navigate
+Sec-Fetch-Dest: document
+--- error_code: 302
+--- response_headers_like
+Location: ^https://127\.0\.0\.1:\d+/sso/oauth/Authorization\.do\?response_type=one_code&
+Set-Cookie: ^oneid_session_state=
+
+
+
 === TEST 6: session cookie too short: treated as no session
 --- request
 GET /ward
