@@ -153,15 +153,7 @@ sub gateway {
     );
 }
 
-sub worker_pids {
-    my @pids;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my ($pid, $ppid) = (<$fh> // '') =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
-        push @pids, $pid if $ppid == $t->{pid};
-    }
-    return sort { $a <=> $b } @pids;
-}
+sub worker_pids { $t->worker_pids }
 
 sub session_key { 'oneid:session:' . sha256_hex($_[0]->cookie('oneid_session') // '') }
 

@@ -63,15 +63,7 @@ my $t = Test::OneID->new(
 my @workers = worker_pids();
 ok @workers >= 1, "nginx worker running (@workers)";
 
-sub worker_pids {
-    my @pids;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my ($pid, $ppid) = (<$fh> // '') =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
-        push @pids, $pid if $ppid == $t->{pid};
-    }
-    return sort { $a <=> $b } @pids;
-}
+sub worker_pids { $t->worker_pids }
 
 sub session_keys { join ' ', sort @{ $t->redis('KEYS', "${prefix}session:*") } }
 

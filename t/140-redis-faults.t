@@ -126,15 +126,7 @@ sub session_keys { scalar @{ rcmd('KEYS', 'oneid:session:*') } }
 
 my $t;
 
-sub worker_pids {
-    my @pids;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my ($pid, $ppid) = (<$fh> // '') =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
-        push @pids, $pid if $ppid == $t->{pid};
-    }
-    return sort { $a <=> $b } @pids;
-}
+sub worker_pids { $t->worker_pids }
 
 sub fd_count {
     my ($pid) = @_;

@@ -49,6 +49,18 @@ sub stop {
 
 sub DESTROY { $_[0]->stop }
 
+# the workers of this nginx (master_process on), oldest first
+sub worker_pids {
+    my ($self) = @_;
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my ($pid, $ppid) = (<$fh> // '') =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
+        push @pids, $pid if $ppid == $self->{pid};
+    }
+    return sort { $a <=> $b } @pids;
+}
+
 # ---------------------------------------------------------------------------
 # error.log
 
