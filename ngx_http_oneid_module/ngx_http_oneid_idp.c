@@ -34,10 +34,11 @@ static ngx_int_t ngx_http_oneid_json_string(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oneid_json_legal(ngx_http_request_t *r,
     json_t *root, ngx_http_oneid_identity_t *id);
 static ngx_int_t ngx_http_oneid_json_is_true(json_t *v);
+static ngx_int_t ngx_http_oneid_json_string_is(json_t *v, const char *s);
 static ngx_int_t ngx_http_oneid_check_ret_cd(ngx_http_request_t *r,
     json_t *root);
 static ngx_int_t ngx_http_oneid_check_pin(ngx_http_request_t *r,
-    ngx_str_t *pin);
+    json_t *pin);
 static ngx_int_t ngx_http_oneid_copy_clean(ngx_http_request_t *r,
     const char *src, size_t len, ngx_str_t *out);
 static size_t ngx_http_oneid_form_len(u_char *src, size_t len);
@@ -434,6 +435,7 @@ ngx_http_oneid_idp_response(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
     const char *what, json_t **root)
 {
     json_t        *json;
+    ngx_str_t      text;
     json_error_t   err;
 
     if (ctx->idp_too_big) {
@@ -465,10 +467,18 @@ ngx_http_oneid_idp_response(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
                       JSON_REJECT_DUPLICATES|JSON_ALLOW_NUL, &err);
 
     if (json == NULL) {
+        /* jansson quotes the offending bytes: no line breaks in the log */
+        if (ngx_http_oneid_copy_clean(r, err.text, ngx_strlen(err.text),
+                                      &text)
+            != NGX_OK)
+        {
+            ngx_str_null(&text);
+        }
+
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oneid: OneID %s response is not valid JSON "
-                      "(%uz bytes): %s at byte %d",
-                      what, ctx->idp_body.len, err.text, err.position);
+                      "(%uz bytes): %V at byte %d",
+                      what, ctx->idp_body.len, &text, err.position);
         return NGX_ERROR;
     }
 
@@ -589,49 +599,66 @@ ngx_http_oneid_idp_parse_identity(ngx_http_request_t *r,
         rc = ngx_http_oneid_json_legal(r, root, id);
     }
 
-    json_decref(root);
-
-    if (rc != NGX_OK) {
-        return rc;
+    if (rc == NGX_OK) {
+        rc = ngx_http_oneid_check_pin(r, json_object_get(root, "pin"));
     }
 
-    return ngx_http_oneid_check_pin(r, &id->field[NGX_HTTP_ONEID_PIN]);
+    json_decref(root);
+
+    return rc;
 }
 
 
 static ngx_int_t
 ngx_http_oneid_check_ret_cd(ngx_http_request_t *r, json_t *root)
 {
-    json_t  *v;
+    json_t     *v;
+    ngx_str_t   value;
 
     v = json_object_get(root, "ret_cd");
 
     if (v == NULL
-        || (json_is_string(v) && ngx_strcmp(json_string_value(v), "0") == 0)
+        || ngx_http_oneid_json_string_is(v, "0")
         || (json_is_integer(v) && json_integer_value(v) == 0))
     {
         return NGX_OK;
     }
 
+    if (!json_is_string(v)
+        || ngx_http_oneid_copy_clean(r, json_string_value(v),
+                                     json_string_length(v), &value)
+           != NGX_OK)
+    {
+        ngx_str_set(&value, "not \"0\"");
+    }
+
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "oneid: OneID refused the identity: ret_cd is \"%s\"",
-                  json_is_string(v) ? json_string_value(v) : "not \"0\"");
+                  "oneid: OneID refused the identity: ret_cd is \"%V\"",
+                  &value);
 
     return NGX_DECLINED;
 }
 
 
 static ngx_int_t
-ngx_http_oneid_check_pin(ngx_http_request_t *r, ngx_str_t *pin)
+ngx_http_oneid_check_pin(ngx_http_request_t *r, json_t *pin)
 {
-    ngx_uint_t  i;
+    size_t       len;
+    ngx_uint_t   i;
+    const char  *p;
 
-    if (pin->len != 14) {
+    /* as OneID sent it: a digit hidden among control characters is no pin */
+
+    len = json_is_string(pin) ? json_string_length(pin) : 0;
+
+    if (len != 14) {
         goto refused;
     }
 
+    p = json_string_value(pin);
+
     for (i = 0; i < 14; i++) {
-        if (pin->data[i] < '0' || pin->data[i] > '9') {
+        if (p[i] < '0' || p[i] > '9') {
             goto refused;
         }
     }
@@ -642,7 +669,7 @@ refused:
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "oneid: OneID identity refused: \"pin\" is not 14 digits "
-                  "(%uz characters)", pin->len);
+                  "(%uz characters)", len);
 
     return NGX_DECLINED;
 }
@@ -738,7 +765,21 @@ ngx_http_oneid_json_is_true(json_t *v)
         return 1;
     }
 
-    return json_is_string(v) && ngx_strcmp(json_string_value(v), "true") == 0;
+    return ngx_http_oneid_json_string_is(v, "true");
+}
+
+
+/* by length: a NUL inside the JSON string must not end the comparison */
+
+static ngx_int_t
+ngx_http_oneid_json_string_is(json_t *v, const char *s)
+{
+    size_t  len;
+
+    len = ngx_strlen(s);
+
+    return json_is_string(v) && json_string_length(v) == len
+           && ngx_memcmp(json_string_value(v), s, len) == 0;
 }
 
 

@@ -78,7 +78,11 @@ ngx_http_oneid_session_encode(ngx_pool_t *pool, ngx_http_oneid_identity_t *id,
 
     for (i = 0; i < NGX_HTTP_ONEID_NFIELDS; i++) {
         *p++ = '\n';
-        p = ngx_cpymem(p, id->field[i].data, id->field[i].len);
+
+        /* a field OneID left out has no data at all */
+        if (id->field[i].len) {
+            p = ngx_cpymem(p, id->field[i].data, id->field[i].len);
+        }
     }
 
     out->len = p - out->data;
