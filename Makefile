@@ -2,7 +2,9 @@
 #
 #   make demo    build, install what is missing, start the demo on :8080
 #   make test    build, install what is missing, run the t/ suite
+#   make test-valgrind   the same suite with nginx under valgrind memcheck
 #   make build   just the module: build/ngx_http_oneid_module.so
+#   make fuzz    libFuzzer + ASan/UBSan on the parsers (FUZZ_TIME=30 s each)
 #
 # Builds against Debian's nginx-dev sources by default, with the flags of
 # /usr/sbin/nginx; for upstream sources: make build NGINX_SRC=/path/nginx-1.x
@@ -21,6 +23,7 @@ SOURCES := config $(wildcard ngx_http_oneid_module/*.[ch])
 DEBS := nginx nginx-dev wrk libhiredis-dev libjansson-dev libssl-dev \
         redis-server redis-sentinel redis-tools python3 openssl curl \
         libtest-base-perl libio-socket-ssl-perl
+VALGRIND_DEBS := valgrind
 
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
@@ -29,8 +32,8 @@ export TEST_NGINX_ONEID_PORT   ?= 18443
 export TEST_NGINX_ONEID_CA     ?= $(BUILD)/test-ca/ca.crt
 export TEST_NGINX_BACKEND_PORT ?= 18081
 
-.PHONY: all build deps test demo demo-stop services-start services-stop \
-        bench clean
+.PHONY: all build deps test test-valgrind demo demo-stop services-start \
+        services-stop bench clean
 
 all: build
 
@@ -80,6 +83,17 @@ test: deps build
 	t/services.sh stop; \
 	exit $$rc
 
+# Each nginx stop fails a test if memcheck saw an error or leak with a frame
+# in the module; known leaks of nginx and its libraries: t/valgrind.supp.
+# Slow (minutes).  make test-valgrind T=t/050-essentials.t runs one file;
+# TEST_NGINX_VALGRIND_OPTS=--track-origins=yes adds valgrind options.
+test-valgrind: DEBS += $(VALGRIND_DEBS)
+test-valgrind: deps build
+	@t/services.sh start; \
+	TEST_NGINX_USE_VALGRIND=1 prove -I t/lib -r $(T); rc=$$?; \
+	t/services.sh stop; \
+	exit $$rc
+
 demo: deps build
 	@conf-examples/demo/demo.sh start
 
@@ -91,3 +105,16 @@ bench: deps build
 
 clean:
 	rm -rf $(BUILD) t/servroot
+
+# make fuzz: libFuzzer harnesses with AddressSanitizer and UBSan for the
+# module's parsers, FUZZ_TIME seconds each, then fuzz/regressions/
+# (fuzz/README.md).  FUZZ_TARGETS="cookie idp" runs some only.
+FUZZ_TIME ?= 30
+FUZZ_DEBS := clang-14 libclang-rt-14-dev llvm-14 nginx-dev \
+             libhiredis-dev libjansson-dev libssl-dev
+
+.PHONY: fuzz
+
+fuzz: DEBS = $(FUZZ_DEBS)
+fuzz: deps
+	@FUZZ_TIME=$(FUZZ_TIME) fuzz/run.sh
