@@ -51,6 +51,11 @@ my %State = (
 my $STARTUP_TIMEOUT  = 5;     # seconds until nginx must accept connections
 my $VALGRIND_STARTUP = 60;    # nginx under memcheck is much slower
 
+# Suppressions of known leaks in nginx itself and its libraries, each one
+# explained there; TEST_NGINX_VALGRIND_SUPP replaces the file.
+my $VALGRIND_SUPP = File::Spec->rel2abs(
+    File::Spec->catfile(dirname(__FILE__), ('..') x 3, 'valgrind.supp'));
+
 # ---------------------------------------------------------------------------
 # Locations and environment
 
@@ -126,7 +131,9 @@ sub render_config {
     my ($spec) = @_;
     my %o = (%Defaults, %{ $spec // {} });
     my $valgrind = use_valgrind();
-    my $master   = $o{master_process} && !$valgrind;
+    # Under valgrind too: memcheck follows fork(), each worker writes its
+    # own logs/valgrind.PID.log, and tests that count workers keep working.
+    my $master   = $o{master_process};
     my $port     = port();
 
     my @main = load_module_lines();
@@ -304,8 +311,17 @@ sub write_config_and_start {
     my $offset = error_log_size();
     unlink pid_file();
     my @cmd = (binary(), '-p', servroot() . '/', '-c', 'conf/nginx.conf');
-    my $pid = use_valgrind() ? start_in_background(\@cmd, $offset)
+    $State{label} = $spec->{label} // started_at();
+    vg_hook_testing_done() if use_valgrind();
+    my %o = (%Defaults, %s);
+    $State{workers} = $o{master_process} ? $o{workers} : 0;
+    my $pid = use_valgrind() ? eval { start_in_background(\@cmd, $offset) }
                              : start_daemon(\@cmd, $offset);
+    if (!$pid) {
+        my $err = $@;
+        report_valgrind("$State{label}, which failed to start");
+        die $err;
+    }
     $State{pid} = $pid;
     return { pid => $pid, log_offset => $offset, stderr => read_file(stderr_file()) };
 }
@@ -325,25 +341,31 @@ sub start_daemon {
     return wait_until_up(undef, $STARTUP_TIMEOUT, $offset);
 }
 
-# Known leaks of nginx itself, so that what remains points at our module.
-my $VALGRIND_SUPPRESSIONS = <<'SUPP';
-{
-   nginx-core-set-environment
-   Memcheck:Leak
-   match-leak-kinds: definite
-   fun:malloc
-   fun:ngx_alloc
-   fun:ngx_set_environment
+# "started at t/050-essentials.t line 14": the first caller outside t/lib,
+# to name an nginx in valgrind reports.
+sub started_at {
+    for (my $i = 1; my @c = caller $i; $i++) {
+        return "started at $c[1] line $c[2]" unless $c[0] =~ /^Test::(?:Nginx|OneID)\b/;
+    }
+    return 'started';
 }
-SUPP
 
 # Under valgrind nginx runs in the foreground as our child (daemon off).
+# Each process (master, workers) logs to logs/valgrind.PID.log; they are
+# read when nginx stops, see report_valgrind().
 sub start_in_background {
     my ($cmd, $offset) = @_;
-    my $supp = servroot() . '/conf/valgrind.supp';
-    write_file($supp, $VALGRIND_SUPPRESSIONS);
+    my $supp = $ENV{TEST_NGINX_VALGRIND_SUPP} // $VALGRIND_SUPP;
+    die "nginx failed to start: valgrind suppressions file $supp not found\n"
+        unless -f $supp;
     my @vg = ('valgrind', '--tool=memcheck', '--error-exitcode=42',
-        '--leak-check=full', '--errors-for-leak-kinds=definite',
+        # indirect leaks are shown for their stacks only: see
+        # parse_valgrind_log()
+        '--leak-check=full', '--show-leak-kinds=definite,possible,indirect',
+        '--errors-for-leak-kinds=definite,possible',
+        # the module is dlclose()d at exit, before the leak check: keep its
+        # symbols, or its frames would show as "???" and pass for nginx's
+        '--keep-debuginfo=yes', '--num-callers=40',
         "--suppressions=$supp",
         '--log-file=' . servroot() . '/logs/valgrind.%p.log',
         split(' ', $ENV{TEST_NGINX_VALGRIND_OPTS} // ''));
@@ -392,13 +414,28 @@ sub wait_until_up {
         if ($pid && !alive($pid)) {
             die startup_failure("nginx (pid $pid) exited right after starting", $offset);
         }
-        return $pid if $pid && port_accepts();
+        return $pid if $pid && port_accepts() && workers_forked($pid);
         sleep 0.01;
     }
     my $pid = read_pid_file() // $child;
     terminate($pid) if $pid;
     die startup_failure("nginx did not accept connections on port " . port()
         . " within ${timeout}s", $offset);
+}
+
+# With a master, the port accepts before the workers exist (for long under
+# valgrind): a test that looks at the workers right away must find them.
+sub workers_forked {
+    my ($master) = @_;
+    my $want = $State{workers};
+    return 1 unless $want && $want =~ /^\d+$/;    # none, or "auto"
+    my $n = 0;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my ($ppid) = (<$fh> // '') =~ /^\d+ \(.*\) \S+ (\d+)/ or next;
+        $n++ if $ppid == $master;
+    }
+    return $n >= $want;
 }
 
 sub startup_failure {
@@ -419,16 +456,20 @@ sub stop_nginx {
     my $pid = $State{pid} // return;
     return if $$ != $State{owner};
     $State{pid} = undef;
-    my $status = terminate($pid);
-    report_valgrind($pid, $status) if use_valgrind();
+    terminate($pid);
+    report_valgrind($State{label}) if use_valgrind();
     wait_port_free();
 }
 
 # QUIT (graceful), then TERM, then KILL the whole process group.  Returns the
 # wait status when we could reap the process (our child or subreaper).
+# Under valgrind exiting takes longer (the leak check runs then), and a KILL
+# would lose the leak check: wait longer.
 sub terminate {
     my ($pid) = @_;
-    for my $step (['QUIT', 3], ['TERM', 3], ['KILL', 2]) {
+    my @steps = use_valgrind() ? (['QUIT', 20], ['TERM', 20], ['KILL', 2])
+                               : (['QUIT', 3], ['TERM', 3], ['KILL', 2]);
+    for my $step (@steps) {
         my ($sig, $grace) = @$step;
         kill $sig => ($sig eq 'KILL' ? -$pid : $pid);
         my $deadline = time + $grace;
@@ -490,20 +531,155 @@ sub become_subreaper {
     syscall($nr, $PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }
 
+# ---------------------------------------------------------------------------
+# valgrind findings
+#
+# After each stop, every logs/valgrind.PID.log not read yet (master,
+# workers, an nginx that failed to start) is split into its error records.
+# A record whose stacks (where it happened, where the block was allocated
+# or freed, where an uninitialised value came from) have a frame in the
+# module fails one test; the others are reported with diag() only: they are
+# in nginx, OpenSSL or libc, and known ones belong in t/valgrind.supp.
+# A log without its final ERROR SUMMARY (process killed before valgrind
+# could finish) fails too: nothing was checked.
+
+my %VG_SEEN;    # logs already reported
+
+my $VG_ERROR = qr/^(?:Invalid\ (?:read|write|free|realloc)\b
+    |Mismatched\ free
+    |.*uninitialised
+    |.*unaddressable
+    |Source\ and\ destination\ overlap
+    |Argument\ '.*'\ of\ function\ .*\ has\ a\ fishy
+    |.*\ (?:definitely|possibly|indirectly)\ lost\ in\ loss\ record
+    |Process\ terminating\ with\ default\ action\ of\ signal
+    |Jump\ to\ the\ invalid\ address)/x;
+
+sub module_frame {
+    my ($line) = @_;
+    return $line =~ /\bngx_http_oneid_|ngx_http_oneid_module\.so/;
+}
+
+# { file, pid, records => [{ head, text, frames => [...], module }],
+#   complete, contexts }.  An "indirectly lost" block is only reachable
+# from a lost one, reported (or suppressed) on its own: it is a record only
+# when allocated through the module, e.g. module data left hanging off a
+# connection that nginx never frees.
+sub parse_valgrind_log {
+    my ($file) = @_;
+    my ($pid) = $file =~ /valgrind\.(\d+)\.log$/;
+    my %log = (file => $file, pid => $pid, records => [], complete => 0);
+    my @para = ([]);
+    for my $line (split /\n/, read_file($file)) {
+        $line =~ s/^==\d+==\s?// or next;    # --gen-suppressions blocks etc.
+        if ($line =~ /^\s*$/) { push @para, [] if @{ $para[-1] }; next }
+        push @{ $para[-1] }, $line;
+    }
+    for my $p (@para) {
+        next unless @$p;
+        if (my ($sum) = grep { /^ERROR SUMMARY: / } @$p) {
+            ($log{contexts}) = $sum =~ /errors from (\d+) contexts/;
+            $log{complete} = 1;
+            next;
+        }
+        next unless $p->[0] =~ $VG_ERROR;
+        my $module = (grep { module_frame($_) } @$p) ? 1 : 0;
+        next if $p->[0] =~ /indirectly lost/ && !$module;
+        my @frames = grep { /^\s+(?:at|by) 0x/ } @$p;
+        push @{ $log{records} }, {
+            head   => $p->[0],
+            text   => join("\n", @$p),
+            frames => \@frames,
+            module => $module,
+        };
+    }
+    return \%log;
+}
+
+# "malloc < CRYPTO_zalloc < SSL_SESSION_new < ???(libssl.so.3) < ..."
+sub stack_summary {
+    my ($rec, $max) = @_;
+    my @f = map {
+        /^\s+(?:at|by) 0x[0-9A-F]+: (\S+)(?: \((?:in )?([^)]*)\))?/
+            ? ($1 eq '???' ? '???(' . ((split m{/}, $2 // '?')[-1]) . ')' : $1) : $_
+    } @{ $rec->{frames} };
+    splice @f, $max, @f - $max, '...' if @f > $max;
+    return join ' < ', @f;
+}
+
 sub report_valgrind {
-    my ($pid, $status) = @_;
-    my $log = servroot() . "/logs/valgrind.$pid.log";
-    my ($errors) = read_file($log) =~ /ERROR SUMMARY: (\d+) errors/;
-    return unless ($errors || 0) > 0 || (defined $status && ($status >> 8) == 42);
-    my $msg = "valgrind reported " . ($errors // '?') . " error(s) for nginx pid $pid: see $log";
-    if ($INC{'Test/Builder.pm'}) { Test::Builder->new->diag($msg) } else { warn "$msg\n" }
+    my ($label) = @_;
+    my (@module, @other, @incomplete, @files);
+    for my $file (sort glob(servroot() . '/logs/valgrind.*.log')) {
+        next if $VG_SEEN{$file}++;
+        push @files, $file;
+        my $log = parse_valgrind_log($file);
+        push @incomplete, $file unless $log->{complete};
+        for my $rec (@{ $log->{records} }) {
+            push @{ $rec->{module} ? \@module : \@other }, [$log, $rec];
+        }
+        my $n = grep { $_->{head} !~ /indirectly lost/ } @{ $log->{records} };
+        if ($log->{complete} && $log->{contexts} != $n) {
+            vg_diag("valgrind: $file: ERROR SUMMARY counts $log->{contexts} context(s),"
+                . " the harness recognised $n: read the log");
+        }
+    }
+    return unless @files;
+
+    for (@other) {
+        my ($log, $rec) = @$_;
+        vg_diag("valgrind (in nginx/libraries, not failing): pid $log->{pid}: $rec->{head}\n"
+            . '    ' . stack_summary($rec, 12) . "\n    see $log->{file}");
+    }
+    my @why;
+    push @why, map {
+        my ($log, $rec) = @$_;
+        "in module code, pid $log->{pid} ($log->{file}):\n$rec->{text}"
+    } @module;
+    push @why, map { "$_ has no ERROR SUMMARY: the process was killed before"
+        . " valgrind finished, nothing was checked" } @incomplete;
+
+    vg_result(!@why, 'valgrind: no memory error in module code (nginx '
+        . ($label // 'started') . ')', @why);
+}
+
+# One test per stopped nginx, where a test can still be added: not after
+# done_testing or the plan (the harness stops nginx before those, see the
+# testing_done hook below), and with a fixed plan only when failing.
+sub vg_result {
+    my ($ok, $name, @diag) = @_;
+    my $hub = $INC{'Test2/API.pm'} ? Test2::API::test2_stack()->top : undef;
+    if (!$hub || $hub->ended || ($ok && ($hub->plan // '') =~ /^\d+$/)) {
+        return if $ok;
+        vg_diag("NOT OK: $name", @diag);
+        $State{vg_failed} = 1;    # the exit status says it, see END
+        return;
+    }
+    require Test::More;
+    local $Test::Builder::Level = $Test::Builder::Level + 2;
+    Test::More::ok($ok, $name);
+    Test::More::diag($_) for @diag;
+}
+
+sub vg_diag {
+    my $msg = join "\n", @_;
+    if ($INC{'Test/More.pm'}) { Test::More::diag($msg) } else { warn "$msg\n" }
+}
+
+# With valgrind, stop nginx (and report) before done_testing() prints the
+# plan, or before the automatic plan of a no_plan test at its end.  Set up
+# at the first start, when the test has loaded Test::More.
+sub vg_hook_testing_done {
+    return if $State{vg_hooked} || !$INC{'Test2/API.pm'};
+    $State{vg_hooked} = 1;
+    Test2::API::test2_add_callback_testing_done(sub { stop_nginx() });
 }
 
 # Never leave nginx running, whatever way the test ends.
 END {
     my $exit = $?;
     stop_nginx();
-    $? = $exit;
+    $? = $exit || ($State{vg_failed} ? 1 : 0);
 }
 
 for my $sig (qw(INT TERM HUP)) {

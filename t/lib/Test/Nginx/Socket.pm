@@ -118,7 +118,7 @@ sub run_block {
 
     # Everything that can die on a mistake in the block (unset
     # $TEST_NGINX_ variable, malformed request line) runs before nginx starts.
-    my %spec   = block_spec($block);
+    my %spec   = (block_spec($block), label => 'of ' . $block->name);
     my @checks = block_checks($block);
     my $req    = has_request($block) ? build_request($block) : undef;
 
