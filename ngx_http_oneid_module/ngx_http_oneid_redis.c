@@ -51,6 +51,7 @@ struct ngx_http_oneid_redis_s {
     ngx_event_t                      connect_timer;
     ngx_log_t                       *log;
     ngx_uint_t                       asking;
+    ngx_uint_t                       announced;
     ngx_queue_t                      waiting;
 };
 
@@ -62,6 +63,9 @@ struct ngx_http_oneid_redis_cmd_s {
     ngx_http_oneid_redis_handler_pt  handler;
     void                            *data;
     ngx_http_oneid_redis_t          *redis;
+
+    /* the request went away; a NULL handler alone means "no reply wanted" */
+    unsigned                         cancelled:1;
 
     /* only while waiting for the sentinels' answer */
     ngx_queue_t                      queue;
@@ -84,6 +88,8 @@ static void ngx_http_oneid_redis_master_found(void *data, ngx_int_t rc,
     u_char *host, int port, ngx_str_t *err);
 static void ngx_http_oneid_redis_master_switched(void *data, ngx_int_t rc,
     u_char *host, int port, ngx_str_t *err);
+static void ngx_http_oneid_redis_set_master(ngx_http_oneid_redis_t *rd,
+    u_char *host, int port);
 static void ngx_http_oneid_redis_send_waiting(ngx_http_oneid_redis_t *rd,
     ngx_str_t *err);
 static void ngx_http_oneid_redis_send_login(ngx_http_oneid_redis_t *rd);
@@ -415,10 +421,13 @@ ngx_http_oneid_redis_command(ngx_http_oneid_redis_t *rd,
     }
 
     if (rd->ac == NULL) {
-        if (rd->sentinel != NULL) {
+        if (rd->sentinel != NULL && !rd->announced) {
             return ngx_http_oneid_redis_wait_master(rd, handler, data, argc,
                                                     argv, err);
         }
+
+        /* an announced master is tried once without asking */
+        rd->announced = 0;
 
         if (ngx_http_oneid_redis_connect(rd, err) != NGX_OK) {
             return NULL;
@@ -434,6 +443,7 @@ ngx_http_oneid_redis_command(ngx_http_oneid_redis_t *rd,
     cmd->handler = handler;
     cmd->data = data;
     cmd->redis = rd;
+    cmd->cancelled = 0;
 
     for (i = 0; i < argc; i++) {
         args[i] = (const char *) argv[i].data;
@@ -460,6 +470,7 @@ ngx_http_oneid_redis_cancel(ngx_http_oneid_redis_cmd_t *cmd)
 
     cmd->handler = NULL;
     cmd->data = NULL;
+    cmd->cancelled = 1;
 }
 
 
@@ -481,6 +492,10 @@ ngx_http_oneid_redis_reset(ngx_http_oneid_redis_t *rd, const char *reason)
     }
 
     ngx_http_oneid_redis_went_down(rd, "closing connection to", reason);
+
+    if (rd->connect_timer.timer_set) {
+        ngx_del_timer(&rd->connect_timer);
+    }
 
     rd->ac = NULL;
     redisAsyncFree(ac);
@@ -583,12 +598,6 @@ ngx_http_oneid_redis_hook(redisAsyncContext *ac, void *data, ngx_log_t *log,
 {
     ngx_connection_t  *c;
 
-    if (redisAsyncSetConnectCallback(ac, connected) != REDIS_OK
-        || redisAsyncSetDisconnectCallback(ac, disconnected) != REDIS_OK)
-    {
-        return NGX_ERROR;
-    }
-
     c = ngx_get_connection(ac->c.fd, log);
     if (c == NULL) {
         return NGX_ERROR;
@@ -607,6 +616,14 @@ ngx_http_oneid_redis_hook(redisAsyncContext *ac, void *data, ngx_log_t *log,
     ac->ev.addWrite = ngx_http_oneid_redis_add_write;
     ac->ev.delWrite = ngx_http_oneid_redis_del_write;
     ac->ev.cleanup = ngx_http_oneid_redis_cleanup;
+
+    /* last: setting the connect callback already asks for a write event */
+
+    if (redisAsyncSetConnectCallback(ac, connected) != REDIS_OK
+        || redisAsyncSetDisconnectCallback(ac, disconnected) != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }
@@ -662,6 +679,7 @@ ngx_http_oneid_redis_wait_master(ngx_http_oneid_redis_t *rd,
     cmd->handler = handler;
     cmd->data = data;
     cmd->redis = rd;
+    cmd->cancelled = 0;
     cmd->argc = argc;
 
     p = (u_char *) cmd + sizeof(ngx_http_oneid_redis_cmd_t);
@@ -685,7 +703,6 @@ ngx_http_oneid_redis_master_found(void *data, ngx_int_t rc, u_char *host,
     ngx_http_oneid_redis_t  *rd = data;
 
     ngx_str_t   e;
-    ngx_str_t  *master;
     ngx_uint_t  level;
 
     rd->asking = 0;
@@ -697,20 +714,15 @@ ngx_http_oneid_redis_master_found(void *data, ngx_int_t rc, u_char *host,
     }
 
     if (port != rd->port || ngx_strcmp(host, rd->host) != 0) {
-        master = ngx_http_oneid_sentinel_master(rd->sentinel);
-
         /* the first answer is routine, a new master is worth a notice */
         level = rd->port ? NGX_LOG_NOTICE : NGX_LOG_INFO;
 
         ngx_log_error(level, rd->log, 0,
                       "oneid: redis sentinels give master \"%V\" at %s:%d",
-                      master, host, port);
+                      ngx_http_oneid_sentinel_master(rd->sentinel),
+                      host, port);
 
-        (void) ngx_cpystrn(rd->host, host, NGX_SOCKADDR_STRLEN + 1);
-        rd->port = port;
-        rd->name.len = ngx_sprintf(rd->name.data, "%s:%d (master \"%V\")",
-                                   host, port, master)
-                       - rd->name.data;
+        ngx_http_oneid_redis_set_master(rd, host, port);
     }
 
     ngx_http_oneid_sentinel_watch(rd->sentinel, rd->log,
@@ -744,7 +756,28 @@ ngx_http_oneid_redis_master_switched(void *data, ngx_int_t rc, u_char *host,
 
     ngx_http_oneid_redis_reset(rd, "the sentinels switched the master");
 
+    /*
+     * go straight to the announced master: the sentinel we would ask may
+     * not have heard of the failover yet; ROLE still checks it
+     */
+
+    ngx_http_oneid_redis_set_master(rd, host, port);
+
+    rd->announced = 1;
     rd->retry_at = ngx_current_msec;
+}
+
+
+static void
+ngx_http_oneid_redis_set_master(ngx_http_oneid_redis_t *rd, u_char *host,
+    int port)
+{
+    (void) ngx_cpystrn(rd->host, host, NGX_SOCKADDR_STRLEN + 1);
+    rd->port = port;
+    rd->name.len = ngx_sprintf(rd->name.data, "%s:%d (master \"%V\")",
+                               host, port,
+                               ngx_http_oneid_sentinel_master(rd->sentinel))
+                   - rd->name.data;
 }
 
 
@@ -766,7 +799,7 @@ ngx_http_oneid_redis_send_waiting(ngx_http_oneid_redis_t *rd, ngx_str_t *err)
 
         cmd = ngx_queue_data(q, ngx_http_oneid_redis_cmd_t, queue);
 
-        if (cmd->handler == NULL) {
+        if (cmd->cancelled) {
             ngx_free(cmd);
             continue;
         }
@@ -779,7 +812,10 @@ ngx_http_oneid_redis_send_waiting(ngx_http_oneid_redis_t *rd, ngx_str_t *err)
             continue;
         }
 
-        cmd->handler(cmd->data, NGX_ERROR, &none, err ? err : &e);
+        if (cmd->handler) {
+            cmd->handler(cmd->data, NGX_ERROR, &none, err ? err : &e);
+        }
+
         ngx_free(cmd);
     }
 }
@@ -856,9 +892,21 @@ ngx_http_oneid_redis_role_reply(redisAsyncContext *ac, void *reply,
     redisReply              *rr = reply;
     ngx_http_oneid_redis_t  *rd = privdata;
 
-    /* an error here follows a refused AUTH, which is logged already */
+    if (rr == NULL || rd->ac != ac) {
+        return;
+    }
 
-    if (rr == NULL || rd->ac != ac || rr->type == REDIS_REPLY_ERROR) {
+    if (rr->type == REDIS_REPLY_ERROR) {
+        /* NOAUTH follows a refused AUTH, which is logged already */
+
+        if (ngx_strncmp(rr->str, "NOAUTH", 6) != 0) {
+            ngx_log_error(NGX_LOG_WARN, rd->log, 0,
+                          "oneid: redis at %V refused ROLE: %s, using it "
+                          "without knowing that it is the master",
+                          &rd->name, rr->str);
+            ngx_http_oneid_redis_came_up(rd);
+        }
+
         return;
     }
 
