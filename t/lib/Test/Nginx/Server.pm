@@ -53,8 +53,8 @@ my $VALGRIND_STARTUP = 60;    # nginx under memcheck is much slower
 
 # Suppressions of known leaks in nginx itself and its libraries, each one
 # explained there; TEST_NGINX_VALGRIND_SUPP replaces the file.
-my $VALGRIND_SUPP = File::Spec->rel2abs(
-    File::Spec->catfile(dirname(__FILE__), ('..') x 3, 'valgrind.supp'));
+my $VALGRIND_SUPP = Cwd::abs_path(File::Spec->rel2abs(
+    File::Spec->catfile(dirname(__FILE__), ('..') x 3, 'valgrind.supp')));
 
 # ---------------------------------------------------------------------------
 # Locations and environment
