@@ -81,6 +81,9 @@ static char *ngx_http_oneid_redis_parse_sentinels(ngx_conf_t *cf,
     ngx_http_oneid_redis_t *rd, ngx_str_t *master, ngx_str_t *password);
 static ngx_int_t ngx_http_oneid_redis_connect(ngx_http_oneid_redis_t *rd,
     ngx_str_t *err);
+static ngx_http_oneid_redis_cmd_t *ngx_http_oneid_redis_cmd_create(
+    ngx_http_oneid_redis_t *rd, ngx_http_oneid_redis_handler_pt handler,
+    void *data, size_t size, ngx_str_t *err);
 static ngx_http_oneid_redis_cmd_t *ngx_http_oneid_redis_wait_master(
     ngx_http_oneid_redis_t *rd, ngx_http_oneid_redis_handler_pt handler,
     void *data, ngx_uint_t argc, ngx_str_t *argv, ngx_str_t *err);
@@ -434,16 +437,12 @@ ngx_http_oneid_redis_command(ngx_http_oneid_redis_t *rd,
         }
     }
 
-    cmd = ngx_alloc(sizeof(ngx_http_oneid_redis_cmd_t), rd->log);
+    cmd = ngx_http_oneid_redis_cmd_create(rd, handler, data,
+                                          sizeof(ngx_http_oneid_redis_cmd_t),
+                                          err);
     if (cmd == NULL) {
-        ngx_str_set(err, "out of memory");
         return NULL;
     }
-
-    cmd->handler = handler;
-    cmd->data = data;
-    cmd->redis = rd;
-    cmd->cancelled = 0;
 
     for (i = 0; i < argc; i++) {
         args[i] = (const char *) argv[i].data;
@@ -458,6 +457,30 @@ ngx_http_oneid_redis_command(ngx_http_oneid_redis_t *rd,
         ngx_str_set(err, "redis connection is closing");
         return NULL;
     }
+
+    return cmd;
+}
+
+
+/* size: the record, and room for copies of the arguments if they wait */
+
+static ngx_http_oneid_redis_cmd_t *
+ngx_http_oneid_redis_cmd_create(ngx_http_oneid_redis_t *rd,
+    ngx_http_oneid_redis_handler_pt handler, void *data, size_t size,
+    ngx_str_t *err)
+{
+    ngx_http_oneid_redis_cmd_t  *cmd;
+
+    cmd = ngx_alloc(size, rd->log);
+    if (cmd == NULL) {
+        ngx_str_set(err, "out of memory");
+        return NULL;
+    }
+
+    cmd->handler = handler;
+    cmd->data = data;
+    cmd->redis = rd;
+    cmd->cancelled = 0;
 
     return cmd;
 }
@@ -670,16 +693,11 @@ ngx_http_oneid_redis_wait_master(ngx_http_oneid_redis_t *rd,
         size += argv[i].len;
     }
 
-    cmd = ngx_alloc(size, rd->log);
+    cmd = ngx_http_oneid_redis_cmd_create(rd, handler, data, size, err);
     if (cmd == NULL) {
-        ngx_str_set(err, "out of memory");
         return NULL;
     }
 
-    cmd->handler = handler;
-    cmd->data = data;
-    cmd->redis = rd;
-    cmd->cancelled = 0;
     cmd->argc = argc;
 
     p = (u_char *) cmd + sizeof(ngx_http_oneid_redis_cmd_t);
