@@ -52,6 +52,26 @@ static ngx_int_t ngx_http_oneid_load_session(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oneid_session_usable(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 
+static ngx_int_t ngx_http_oneid_relocated(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_loc_conf_t *olcf);
+static void ngx_http_oneid_reset_ctx(ngx_http_oneid_ctx_t *ctx,
+    ngx_http_oneid_loc_conf_t *olcf);
+static ngx_int_t ngx_http_oneid_dispatch(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_lifetime_over(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+
+static ngx_int_t ngx_http_oneid_is_backchannel(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oneid_subrequest_check(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_subrequest_loaded(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_subrequest_verdict(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_ctx_t *mctx);
+static ngx_int_t ngx_http_oneid_subrequest_wait(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_ctx_t *mctx);
+static void ngx_http_oneid_subrequest_wake_all(ngx_http_oneid_ctx_t *mctx);
+
 static ngx_int_t ngx_http_oneid_protect(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_protect_loaded(ngx_http_request_t *r,
@@ -97,6 +117,7 @@ ngx_http_oneid_access_handler(ngx_http_request_t *r)
     ngx_http_oneid_ctx_t       *ctx;
     ngx_http_oneid_loc_conf_t  *olcf;
 
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oneid_module);
     ctx = ngx_http_oneid_get_ctx(r);
 
     if (ctx != NULL) {
@@ -108,14 +129,16 @@ ngx_http_oneid_access_handler(ngx_http_request_t *r)
             return NGX_AGAIN;
         }
 
-        if (ctx->next == NULL) {
-            return ctx->authenticated ? NGX_OK : NGX_DECLINED;
+        if (ctx->next != NULL) {
+            return ctx->next(r, ctx);
         }
 
-        return ctx->next(r, ctx);
-    }
+        if (ctx->conf != olcf) {
+            return ngx_http_oneid_relocated(r, ctx, olcf);
+        }
 
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oneid_module);
+        return ctx->authenticated ? NGX_OK : NGX_DECLINED;
+    }
 
     if (olcf->role == NGX_HTTP_ONEID_ROLE_NONE && olcf->enable != 1) {
         return NGX_DECLINED;
@@ -126,7 +149,14 @@ ngx_http_oneid_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    switch (olcf->role) {
+    return ngx_http_oneid_dispatch(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_dispatch(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    switch (ctx->conf->role) {
 
     case NGX_HTTP_ONEID_ROLE_CALLBACK:
         return ngx_http_oneid_callback(r, ctx);
@@ -137,6 +167,88 @@ ngx_http_oneid_access_handler(ngx_http_request_t *r)
     default:
         return ngx_http_oneid_protect(r, ctx);
     }
+}
+
+
+/*
+ * An internal redirect (X-Accel-Redirect, error_page, try_files) brought
+ * a request that was already checked into a location with settings of its
+ * own.  The session found before is reused only where it means the same
+ * thing: the same cookie and a lifetime not over by this location's
+ * rules; the identity headers follow this location's settings.
+ */
+
+static ngx_int_t
+ngx_http_oneid_relocated(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    ngx_http_oneid_loc_conf_t *olcf)
+{
+    ngx_uint_t  same_cookie;
+
+    same_cookie = ctx->conf->cookie_name.len == olcf->cookie_name.len
+                  && ngx_strncmp(ctx->conf->cookie_name.data,
+                                 olcf->cookie_name.data,
+                                 olcf->cookie_name.len) == 0;
+
+    if (olcf->role == NGX_HTTP_ONEID_ROLE_NONE && olcf->enable != 1) {
+        ctx->conf = olcf;
+
+        if (ctx->authenticated
+            && ngx_http_oneid_drop_identity_headers(r) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    if (olcf->role != NGX_HTTP_ONEID_ROLE_NONE
+        || !ctx->authenticated || !same_cookie)
+    {
+        ngx_http_oneid_reset_ctx(ctx, olcf);
+        return ngx_http_oneid_dispatch(r, ctx);
+    }
+
+    ctx->conf = olcf;
+
+    if (ngx_http_oneid_lifetime_over(r, ctx)) {
+        ctx->authenticated = 0;
+        return ngx_http_oneid_login(r, ctx);
+    }
+
+    if (ngx_http_oneid_set_identity_headers(r, olcf, &ctx->identity)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a context as new, for a request checked again from the start */
+
+static void
+ngx_http_oneid_reset_ctx(ngx_http_oneid_ctx_t *ctx,
+    ngx_http_oneid_loc_conf_t *olcf)
+{
+    ngx_http_request_t      *r;
+    ngx_http_oneid_redis_t  *redis;
+    ngx_http_oneid_cache_t  *cache;
+
+    r = ctx->request;
+    redis = ctx->redis;
+    cache = ctx->cache;
+
+    ngx_memzero(ctx, sizeof(ngx_http_oneid_ctx_t));
+
+    ctx->request = r;
+    ctx->conf = olcf;
+    ctx->redis = redis;
+    ctx->cache = cache;
+
+    ctx->wake.handler = ngx_http_oneid_wake_handler;
+    ctx->wake.data = ctx;
+    ctx->wake.log = r->connection->log;
 }
 
 
@@ -160,13 +272,11 @@ ngx_http_oneid_create_ctx(ngx_http_request_t *r)
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oneid_module);
 
     ctx->request = r;
-    ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_oneid_module);
     ctx->redis = omcf->redis;
     ctx->cache = omcf->cache;
 
-    ctx->wake.handler = ngx_http_oneid_wake_handler;
-    ctx->wake.data = ctx;
-    ctx->wake.log = r->connection->log;
+    ngx_http_oneid_reset_ctx(ctx,
+                     ngx_http_get_module_loc_conf(r, ngx_http_oneid_module));
 
     cln->handler = ngx_http_oneid_cleanup;
     cln->data = ctx;
@@ -560,19 +670,291 @@ ngx_http_oneid_session_usable(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_time() - ctx->identity.login_time
-        >= ctx->conf->session_lifetime)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oneid: session reached oneid_session_lifetime, "
-                      "login required");
-
-        ngx_http_oneid_forget_session(r, ctx);
-
+    if (ngx_http_oneid_lifetime_over(r, ctx)) {
         return NGX_DECLINED;
     }
 
     return NGX_OK;
+}
+
+
+/* the absolute limit of this location: the session is ended when over */
+
+static ngx_int_t
+ngx_http_oneid_lifetime_over(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    if (ngx_time() - ctx->identity.login_time < ctx->conf->session_lifetime) {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "oneid: session reached oneid_session_lifetime, "
+                  "login required");
+
+    ngx_http_oneid_forget_session(r, ctx);
+
+    return 1;
+}
+
+
+/*
+ * Subrequests (ssi, auth_request, mirror, addition, slice ...) to a
+ * location with "oneid on".  nginx skips the access phase for them, so
+ * this runs in the rewrite phase, before a "return" there can answer.
+ * A subrequest is let through only with the main request's session; that
+ * session is looked up once for all subrequests of the request, and the
+ * subrequests that come while it is looked up wait for the answer.  No
+ * session: 401, which auth_request passes on and ssi shows as an error,
+ * never the protected content.
+ *
+ * Returns as a rewrite phase handler: NGX_DECLINED to go on, NGX_DONE to
+ * wait, or a status.
+ */
+
+ngx_int_t
+ngx_http_oneid_subrequest_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_http_oneid_ctx_t       *ctx;
+    ngx_http_oneid_loc_conf_t  *olcf;
+
+    if (r == r->main) {
+        return NGX_DECLINED;
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oneid_module);
+
+    if (olcf->role == NGX_HTTP_ONEID_ROLE_NONE && olcf->enable != 1) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oneid_module);
+
+    if (ctx == NULL) {
+        if (ngx_http_oneid_is_backchannel(r)) {
+            return NGX_DECLINED;
+        }
+
+        if (olcf->role != NGX_HTTP_ONEID_ROLE_NONE) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "oneid: a subrequest cannot be a login callback "
+                          "or a logout, denied");
+            return NGX_HTTP_FORBIDDEN;
+        }
+
+        ctx = ngx_http_oneid_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->next = ngx_http_oneid_subrequest_check;
+    }
+
+    if (ctx->waiting) {
+        return NGX_DONE;
+    }
+
+    if (ctx->next == NULL) {
+        return ctx->authenticated ? NGX_DECLINED : NGX_HTTP_UNAUTHORIZED;
+    }
+
+    rc = ctx->next(r, ctx);
+
+    return (rc == NGX_AGAIN) ? NGX_DONE : rc;
+}
+
+
+/* the module's own back-channel call to OneID is no user's request */
+
+static ngx_int_t
+ngx_http_oneid_is_backchannel(ngx_http_request_t *r)
+{
+    ngx_http_oneid_ctx_t  *pctx;
+
+    pctx = ngx_http_get_module_ctx(r->parent, ngx_http_oneid_module);
+
+    return pctx != NULL && pctx->subrequest == r;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_subrequest_check(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_http_oneid_ctx_t  *mctx;
+
+    ctx->next = NULL;
+
+    mctx = ngx_http_oneid_get_ctx(r->main);
+
+    if (mctx == NULL) {
+        /* the main request is not protected: nobody has looked yet */
+        mctx = ngx_http_oneid_create_ctx(r->main);
+        if (mctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (mctx->authenticated || mctx->sub_checked) {
+        return ngx_http_oneid_subrequest_verdict(r, ctx, mctx);
+    }
+
+    if (mctx->sub_loading) {
+        return ngx_http_oneid_subrequest_wait(r, ctx, mctx);
+    }
+
+    if (ngx_http_oneid_session_cookie(r, ctx) != NGX_OK) {
+        mctx->sub_checked = 1;
+        mctx->sub_status = NGX_HTTP_UNAUTHORIZED;
+        return ngx_http_oneid_subrequest_verdict(r, ctx, mctx);
+    }
+
+    if (ctx->cache != NULL
+        && ngx_http_oneid_cached_session(r, ctx) == NGX_OK)
+    {
+        return ngx_http_oneid_subrequest_loaded(r, ctx);
+    }
+
+    mctx->sub_loading = 1;
+
+    return ngx_http_oneid_load_session(r, ctx,
+                                       ngx_http_oneid_subrequest_loaded);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_subrequest_loaded(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_http_oneid_ctx_t  *mctx;
+
+    ctx->next = NULL;
+
+    mctx = ngx_http_oneid_get_ctx(r->main);
+    if (mctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    mctx->sub_loading = 0;
+    mctx->sub_checked = 1;
+
+    if (ctx->redis_rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oneid: session store unavailable while checking a "
+                      "session for a subrequest: %V", &ctx->redis_err);
+        mctx->sub_status = NGX_HTTP_SERVICE_UNAVAILABLE;
+
+    } else if (ngx_http_oneid_session_usable(r, ctx) == NGX_OK) {
+
+        if (ctx->cache != NULL && !ctx->from_cache && ctx->key.len) {
+            ngx_http_oneid_cache_put(ctx->cache, ctx->key.data + ctx->key.len
+                                     - NGX_HTTP_ONEID_SHA256_HEX_LEN,
+                                     &ctx->redis_value);
+        }
+
+        mctx->identity = ctx->identity;
+        mctx->authenticated = 1;
+
+    } else {
+        mctx->sub_status = NGX_HTTP_UNAUTHORIZED;
+    }
+
+    ngx_http_oneid_subrequest_wake_all(mctx);
+
+    return ngx_http_oneid_subrequest_verdict(r, ctx, mctx);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_subrequest_verdict(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_ctx_t *mctx)
+{
+    if (!mctx->authenticated) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: subrequest \"%V\" to a protected location "
+                      "without a session, denied", &r->uri);
+        return mctx->sub_status;
+    }
+
+    ctx->identity = mctx->identity;
+
+    if (ngx_time() - ctx->identity.login_time
+        >= ctx->conf->session_lifetime)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: subrequest \"%V\" denied: the session is "
+                      "older than oneid_session_lifetime here", &r->uri);
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    if (ngx_http_oneid_set_identity_headers(r, ctx->conf, &ctx->identity)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->authenticated = 1;
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_subrequest_wait(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_ctx_t *mctx)
+{
+    ngx_http_request_t  **w;
+
+    if (mctx->waiters == NULL) {
+        mctx->waiters = ngx_array_create(r->pool, 4,
+                                         sizeof(ngx_http_request_t *));
+        if (mctx->waiters == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    w = ngx_array_push(mctx->waiters);
+    if (w == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *w = r;
+
+    ctx->next = ngx_http_oneid_subrequest_check;
+    ctx->waiting = 1;
+
+    return NGX_DONE;
+}
+
+
+/* the answer is in: the waiting subrequests run again, in order */
+
+static void
+ngx_http_oneid_subrequest_wake_all(ngx_http_oneid_ctx_t *mctx)
+{
+    ngx_uint_t             i;
+    ngx_http_request_t   **w;
+    ngx_http_oneid_ctx_t  *ctx;
+
+    if (mctx->waiters == NULL) {
+        return;
+    }
+
+    w = mctx->waiters->elts;
+
+    for (i = 0; i < mctx->waiters->nelts; i++) {
+        ctx = ngx_http_get_module_ctx(w[i], ngx_http_oneid_module);
+
+        if (ctx != NULL) {
+            ctx->waiting = 0;
+        }
+
+        w[i]->write_event_handler = ngx_http_core_run_phases;
+
+        (void) ngx_http_post_request(w[i], NULL);
+    }
+
+    mctx->waiters->nelts = 0;
 }
 
 
@@ -662,9 +1044,14 @@ ngx_http_oneid_login(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         }
     }
 
-    uri = r->unparsed_uri;
+    /*
+     * what the browser asked for, also after an internal redirect (an
+     * auth_request answered 401 and error_page sent it here)
+     */
 
-    if (r->internal || ngx_http_oneid_safe_return_uri(&uri) != NGX_OK) {
+    uri = r->main->unparsed_uri;
+
+    if (ngx_http_oneid_safe_return_uri(&uri) != NGX_OK) {
         ngx_str_set(&uri, "/");
     }
 

@@ -18,6 +18,7 @@ static ngx_int_t ngx_http_oneid_is_identity_header(ngx_str_t *key);
 static ngx_int_t ngx_http_oneid_is_dropped(ngx_table_elt_t *h);
 static ngx_int_t ngx_http_oneid_rebuild_headers(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oneid_reindex_cookies(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oneid_own_headers(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oneid_push_header(ngx_http_request_t *r,
     ngx_http_oneid_field_t *f, ngx_str_t *value, ngx_uint_t encoding);
 static ngx_int_t ngx_http_oneid_header_has(ngx_http_request_t *r,
@@ -241,6 +242,10 @@ ngx_http_oneid_set_identity_headers(ngx_http_request_t *r,
 
     rebuild = 0;
 
+    if (r != r->main && ngx_http_oneid_own_headers(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     rc = ngx_http_oneid_hide_cookie(r, &olcf->cookie_name);
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
@@ -283,6 +288,38 @@ ngx_http_oneid_set_identity_headers(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/* an internal redirect into a location that passes no identity */
+
+ngx_int_t
+ngx_http_oneid_drop_identity_headers(ngx_http_request_t *r)
+{
+    return ngx_http_oneid_rebuild_headers(r);
+}
+
+
+/*
+ * A subrequest starts with a copy of its parent's headers_in: the same
+ * list parts, the same cookie index and the same header elements.  Adding
+ * to that list, or editing a cookie in place, would change the parent's
+ * request too, so the subrequest gets a list and an index of its own.
+ */
+
+static ngx_int_t
+ngx_http_oneid_own_headers(ngx_http_request_t *r)
+{
+#if (nginx_version < 1023000)
+    if (ngx_array_init(&r->headers_in.cookies, r->pool, 2,
+                       sizeof(ngx_table_elt_t *))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+#endif
+
+    return ngx_http_oneid_rebuild_headers(r);
 }
 
 

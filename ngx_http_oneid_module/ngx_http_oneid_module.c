@@ -334,6 +334,18 @@ ngx_http_oneid_init(ngx_conf_t *cf)
 
     *h = ngx_http_oneid_access_handler;
 
+    /*
+     * nginx runs no access handler for subrequests: "oneid on" is
+     * enforced for them in the rewrite phase, before a "return" there
+     */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_oneid_subrequest_handler;
+
     return NGX_OK;
 }
 

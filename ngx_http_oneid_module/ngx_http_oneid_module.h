@@ -149,7 +149,13 @@ struct ngx_http_oneid_ctx_s {
 
     ngx_http_oneid_identity_t     identity;
 
+    /* main request: subrequests waiting for the session it is checking */
+    ngx_array_t                  *waiters;
+    ngx_uint_t                    sub_status;
+
     unsigned                      waiting:1;
+    unsigned                      sub_loading:1;
+    unsigned                      sub_checked:1;
     unsigned                      authenticated:1;
     unsigned                      have_session_cookie:1;
     unsigned                      from_cache:1;
@@ -162,6 +168,7 @@ extern ngx_http_oneid_field_t  ngx_http_oneid_fields[];
 
 /* ngx_http_oneid_handler.c */
 ngx_int_t ngx_http_oneid_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_oneid_subrequest_handler(ngx_http_request_t *r);
 ngx_http_oneid_ctx_t *ngx_http_oneid_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_oneid_callback_arg(ngx_http_request_t *r, const char *name,
     size_t max, ngx_str_t *value);
@@ -244,6 +251,7 @@ ngx_int_t ngx_http_oneid_hide_cookie(ngx_http_request_t *r, ngx_str_t *name);
 ngx_int_t ngx_http_oneid_strip_identity_headers(ngx_http_request_t *r);
 ngx_int_t ngx_http_oneid_set_identity_headers(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_http_oneid_identity_t *id);
+ngx_int_t ngx_http_oneid_drop_identity_headers(ngx_http_request_t *r);
 ngx_table_elt_t *ngx_http_oneid_find_header(ngx_http_request_t *r,
     u_char *lowcase, size_t len);
 ngx_int_t ngx_http_oneid_wants_json(ngx_http_request_t *r);

@@ -16,6 +16,7 @@ use strict;
 use warnings;
 
 use Carp qw(croak);
+use Digest::SHA ();
 use IO::Select;
 use IO::Socket::INET;
 use JSON::PP ();
@@ -140,6 +141,14 @@ sub redis {
     return $reply;
 }
 
+# how often Redis has run a command so far: $t->command_calls('getex')
+sub command_calls {
+    my ($self, $command) = @_;
+    my ($line) = grep { /^cmdstat_\Q$command\E:/ }
+                 split /\r\n/, $self->redis('INFO', 'commandstats');
+    return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
+}
+
 sub resp_write {
     my ($sock, $data) = @_;
     while (length $data) {
@@ -185,6 +194,32 @@ sub resp_fill {
     my $n = sysread($sock, $$buf, 65536, length $$buf);
     die "connection closed by Redis\n" if defined $n && $n == 0;
     die "read failed: $!\n" unless defined $n;
+}
+
+# ---------------------------------------------------------------------------
+# Sessions written straight into Redis, as a login leaves them (see
+# ngx_http_oneid_session.c), for tests that need a signed-in request but
+# not a login:
+#
+#   Test::OneID::seed_session($sid, pin => '...', ttl => 600);
+
+our @SESSION_FIELDS = qw(pin user_id full_name first_name sur_name mid_name
+                         user_type auth_method legal_tin legal_name);
+
+sub session_key { 'oneid:session:' . Digest::SHA::sha256_hex($_[0] // '') }
+
+sub seed_session {
+    my ($sid, %opt) = @_;
+    croak "seed_session: '$sid' is not a session id"
+        unless $sid =~ /^[A-Za-z0-9_-]{43}$/;
+    my %id = (pin => '31234567890123', user_id => 'seeded.user',
+              full_name => 'SEEDED USER', user_type => 'I',
+              auth_method => 'LOGINPASSMETHOD', %opt);
+    my $record = join "\n", 1, $opt{login_time} // int(time),
+        $opt{access_token} // 'seeded-token',
+        map { $id{$_} // '' } @SESSION_FIELDS;
+    redis({}, 'SET', session_key($sid), $record, 'EX', $opt{ttl} // 600);
+    return $sid;
 }
 
 # ---------------------------------------------------------------------------
