@@ -7,6 +7,10 @@
  * stays the source of truth: an entry lives only "ttl" (a logout on
  * another node is seen at most that late), and the idle timeout in Redis
  * is still pushed forward, at most once per "refresh" per session.
+ *
+ * A session ended on this node leaves a tombstone: an entry without a
+ * record that answers "no session" and that a reply still on its way from
+ * Redis (read before the session was deleted) cannot overwrite.
  */
 
 
@@ -18,6 +22,9 @@
 
 
 #define NGX_HTTP_ONEID_CACHE_ID_LEN  NGX_HTTP_ONEID_SHA256_HEX_LEN
+
+/* a logout on another node is seen at most "ttl" late: keep that short */
+#define NGX_HTTP_ONEID_CACHE_MAX_TTL  60000
 
 
 typedef struct {
@@ -64,6 +71,10 @@ static void ngx_http_oneid_cache_free(ngx_http_oneid_cache_t *cache,
     ngx_rbtree_node_t *node);
 static void ngx_http_oneid_cache_expire(ngx_http_oneid_cache_t *cache,
     ngx_uint_t n);
+static void ngx_http_oneid_cache_delete(ngx_http_oneid_cache_t *cache,
+    u_char *id);
+static ngx_int_t ngx_http_oneid_cache_insert(ngx_http_oneid_cache_t *cache,
+    u_char *id, ngx_str_t *value, ngx_msec_t ttl);
 
 
 /* oneid_session_cache zone=name:size [ttl=time] [refresh=time] */
@@ -122,8 +133,13 @@ ngx_http_oneid_cache_parse(ngx_conf_t *cf, ngx_command_t *cmd,
             s.len = value[i].len - 4;
 
             ttl = ngx_parse_time(&s, 0);
-            if (ttl == NGX_ERROR || ttl == 0) {
-                goto invalid;
+            if (ttl == NGX_ERROR || ttl == 0
+                || ttl > NGX_HTTP_ONEID_CACHE_MAX_TTL)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\": ttl must be "
+                                   "from 1ms to 60s", &value[i]);
+                return NGX_CONF_ERROR;
             }
 
             continue;
@@ -323,6 +339,7 @@ ngx_http_oneid_cache_lookup(ngx_http_oneid_cache_t *cache, u_char *id,
  * NGX_OK: a fresh copy of the session record is in value (from the pool);
  * *refresh says whether this request should push the idle timeout in
  * Redis forward (it is then counted as done).  NGX_DECLINED: not cached.
+ * NGX_ABORT: the session was ended on this node.
  */
 
 ngx_int_t
@@ -354,6 +371,11 @@ ngx_http_oneid_cache_get(ngx_http_oneid_cache_t *cache, u_char *id,
     }
 
     len = ngx_http_oneid_cache_len(cn);
+
+    if (len == 0) {
+        rc = NGX_ABORT;
+        goto done;
+    }
 
     value->data = ngx_pnalloc(pool, len);
     if (value->data == NULL) {
@@ -388,14 +410,48 @@ void
 ngx_http_oneid_cache_put(ngx_http_oneid_cache_t *cache, u_char *id,
     ngx_str_t *value)
 {
+    if (value->len == 0 || value->len > 0xffffff) {
+        return;
+    }
+
+    (void) ngx_http_oneid_cache_insert(cache, id, value, cache->ttl);
+}
+
+
+/*
+ * The session was ended here: answer "no session" for it until no reply
+ * read from Redis before the end can still arrive ("hold", the Redis
+ * timeout), and at least as long as any other node may still serve it.
+ */
+
+void
+ngx_http_oneid_cache_revoke(ngx_http_oneid_cache_t *cache, u_char *id,
+    ngx_msec_t hold)
+{
+    ngx_str_t  none;
+
+    ngx_str_null(&none);
+
+    if (ngx_http_oneid_cache_insert(cache, id, &none,
+                                    ngx_max(hold, cache->ttl) + 1000)
+        != NGX_OK)
+    {
+        /* no room for the tombstone: at least no stale copy stays */
+        ngx_http_oneid_cache_delete(cache, id);
+    }
+}
+
+
+/* NGX_DECLINED: a live tombstone is there and stays */
+
+static ngx_int_t
+ngx_http_oneid_cache_insert(ngx_http_oneid_cache_t *cache, u_char *id,
+    ngx_str_t *value, ngx_msec_t ttl)
+{
     size_t                        size;
     uint32_t                      hash;
     ngx_rbtree_node_t            *node;
     ngx_http_oneid_cache_node_t  *cn;
-
-    if (value->len > 0xffffff) {
-        return;
-    }
 
     hash = ngx_crc32_short(id, NGX_HTTP_ONEID_CACHE_ID_LEN);
 
@@ -406,7 +462,18 @@ ngx_http_oneid_cache_put(ngx_http_oneid_cache_t *cache, u_char *id,
     ngx_shmtx_lock(&cache->shpool->mutex);
 
     node = ngx_http_oneid_cache_lookup(cache, id, hash);
+
     if (node != NULL) {
+        cn = ngx_http_oneid_cache_node(node);
+
+        if (value->len
+            && ngx_http_oneid_cache_len(cn) == 0
+            && (ngx_msec_int_t) (cn->expires - ngx_current_msec) > 0)
+        {
+            ngx_shmtx_unlock(&cache->shpool->mutex);
+            return NGX_DECLINED;
+        }
+
         ngx_http_oneid_cache_free(cache, node);
     }
 
@@ -421,7 +488,7 @@ ngx_http_oneid_cache_put(ngx_http_oneid_cache_t *cache, u_char *id,
         node = ngx_slab_alloc_locked(cache->shpool, size);
         if (node == NULL) {
             ngx_shmtx_unlock(&cache->shpool->mutex);
-            return;
+            return NGX_ERROR;
         }
     }
 
@@ -431,7 +498,7 @@ ngx_http_oneid_cache_put(ngx_http_oneid_cache_t *cache, u_char *id,
 
     cn->len_hi = (u_char) (value->len >> 16);
     cn->len_lo = (u_short) (value->len & 0xffff);
-    cn->expires = ngx_current_msec + cache->ttl;
+    cn->expires = ngx_current_msec + ttl;
     cn->refreshed = ngx_time();
     ngx_memcpy(cn->id, id, NGX_HTTP_ONEID_CACHE_ID_LEN);
     ngx_memcpy(cn->data, value->data, value->len);
@@ -440,10 +507,12 @@ ngx_http_oneid_cache_put(ngx_http_oneid_cache_t *cache, u_char *id,
     ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    return NGX_OK;
 }
 
 
-void
+static void
 ngx_http_oneid_cache_delete(ngx_http_oneid_cache_t *cache, u_char *id)
 {
     uint32_t            hash;

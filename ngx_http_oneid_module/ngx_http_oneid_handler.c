@@ -477,8 +477,9 @@ ngx_http_oneid_forget_session(ngx_http_request_t *r,
     }
 
     if (ctx->cache != NULL) {
-        ngx_http_oneid_cache_delete(ctx->cache, argv[1].data + argv[1].len
-                                    - NGX_HTTP_ONEID_SHA256_HEX_LEN);
+        ngx_http_oneid_cache_revoke(ctx->cache, argv[1].data + argv[1].len
+                                    - NGX_HTTP_ONEID_SHA256_HEX_LEN,
+                                    ngx_http_oneid_redis_timeout(ctx->redis));
     }
 
     ngx_str_set(&argv[0], "DEL");
@@ -514,12 +515,17 @@ ngx_http_oneid_touch_session(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 }
 
 
-/* NGX_OK: the session came from the cache into ctx->redis_value */
+/*
+ * NGX_OK: the cache answered, as Redis would have: the session is in
+ * ctx->redis_value, or it was ended on this node (ctx->redis_rc is then
+ * NGX_DECLINED, as for a nil reply)
+ */
 
 static ngx_int_t
 ngx_http_oneid_cached_session(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
+    ngx_int_t   rc;
     ngx_uint_t  refresh;
 
     if (ngx_http_oneid_session_key(r->pool, ctx->redis,
@@ -530,11 +536,16 @@ ngx_http_oneid_cached_session(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ngx_http_oneid_cache_get(ctx->cache, ctx->key.data + ctx->key.len
-                                 - NGX_HTTP_ONEID_SHA256_HEX_LEN,
-                                 r->pool, &ctx->redis_value, &refresh)
-        != NGX_OK)
-    {
+    rc = ngx_http_oneid_cache_get(ctx->cache, ctx->key.data + ctx->key.len
+                                  - NGX_HTTP_ONEID_SHA256_HEX_LEN,
+                                  r->pool, &ctx->redis_value, &refresh);
+
+    if (rc == NGX_ABORT) {
+        ctx->redis_rc = NGX_DECLINED;
+        return NGX_OK;
+    }
+
+    if (rc != NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -1395,8 +1406,9 @@ ngx_http_oneid_logout(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
                                       &ctx->key)
            == NGX_OK)
     {
-        ngx_http_oneid_cache_delete(ctx->cache, ctx->key.data + ctx->key.len
-                                    - NGX_HTTP_ONEID_SHA256_HEX_LEN);
+        ngx_http_oneid_cache_revoke(ctx->cache, ctx->key.data + ctx->key.len
+                                    - NGX_HTTP_ONEID_SHA256_HEX_LEN,
+                                    ngx_http_oneid_redis_timeout(ctx->redis));
     }
 
     return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_logout_removed,

@@ -210,7 +210,8 @@ ngx_int_t ngx_http_oneid_cache_get(ngx_http_oneid_cache_t *cache, u_char *id,
     ngx_pool_t *pool, ngx_str_t *value, ngx_uint_t *refresh);
 void ngx_http_oneid_cache_put(ngx_http_oneid_cache_t *cache, u_char *id,
     ngx_str_t *value);
-void ngx_http_oneid_cache_delete(ngx_http_oneid_cache_t *cache, u_char *id);
+void ngx_http_oneid_cache_revoke(ngx_http_oneid_cache_t *cache, u_char *id,
+    ngx_msec_t hold);
 
 /* ngx_http_oneid_session.c */
 ngx_int_t ngx_http_oneid_session_key(ngx_pool_t *pool,

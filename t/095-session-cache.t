@@ -74,6 +74,27 @@ $b2->set_cookie(oneid_session => $sid);
 $res = $b2->get('/ward');
 is $res->{status}, 302, 'old cookie right after logout on this node: login';
 
+# A read of the session still on its way when the logout deletes it must
+# not put the session back into the cache (Redis paused to hold it there).
+my $d = $t->browser;
+is $d->login('/ward', user => 'doctor')->{status}, 302, 'logged in for the race';
+my $cookie = 'Cookie: oneid_session=' . $d->cookie('oneid_session');
+$t->redis('CLIENT', 'PAUSE', 600);
+my $reader = Test::OneID::raw_send($t->port,
+    "GET /ward HTTP/1.1\r\nHost: x\r\n$cookie\r\nConnection: close\r\n\r\n");
+sleep 0.1;
+my $logout = Test::OneID::raw_send($t->port,
+    "GET /oneid/logout HTTP/1.1\r\nHost: x\r\nSec-Fetch-Site: same-origin\r\n"
+    . "$cookie\r\nConnection: close\r\n\r\n");
+Test::OneID::raw_response($reader);
+is Test::OneID::raw_response($logout)->{status}, 302, 'logout while a read is in flight: 302';
+for my $n (1 .. 2) {
+    my $s = Test::OneID::raw_send($t->port,
+        "GET /ward HTTP/1.1\r\nHost: x\r\n$cookie\r\nConnection: close\r\n\r\n");
+    is Test::OneID::raw_response($s)->{status}, 302,
+        "... the old cookie after the logout ($n): login, not the cached session";
+}
+
 # logout elsewhere (the key deleted in Redis): seen within the cache ttl
 my $c = $t->browser;
 $c->login('/ward', user => 'doctor');
@@ -96,6 +117,7 @@ for my $case (
     [ 'oneid_session_cache ttl=5s;',                 qr/must have "zone" parameter/ ],
     [ 'oneid_session_cache zone=s:1k;',              qr/is too small/ ],
     [ 'oneid_session_cache zone=s:1m refresh=5m;',   qr/refresh must be from 1s to 60s/ ],
+    [ 'oneid_session_cache zone=s:1m ttl=61s;',      qr/ttl must be from 1ms to 60s/ ],
     [ 'oneid_session_cache zone=s:1m colour=red;',   qr/invalid parameter "colour=red"/ ],
 )
 {

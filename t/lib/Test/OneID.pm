@@ -223,6 +223,39 @@ sub seed_session {
 }
 
 # ---------------------------------------------------------------------------
+# Raw HTTP, for requests that must be in flight at the same time:
+#
+#   my $s = Test::OneID::raw_send($port, "GET / HTTP/1.1\r\n...\r\n\r\n");
+#   my $res = Test::OneID::raw_response($s);   # {status, headers, body, raw}
+
+sub raw_send {
+    my ($port, $request) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5)
+        or croak "raw_send: cannot connect to port $port: $@";
+    $s->autoflush(1);
+    print {$s} $request;
+    return $s;
+}
+
+sub raw_response {
+    my ($s, $timeout) = @_;
+    my $data = '';
+    my $sel = IO::Select->new($s);
+    while ($sel->can_read($timeout // 10)) {
+        my $n = sysread($s, $data, 65536, length $data);
+        last unless $n;
+    }
+    my %r = (raw => $data, status => 0, headers => [], body => '');
+    my ($status, $head, $body) =
+        $data =~ m{\AHTTP/1\.[01] (\d{3})[^\r\n]*\r\n(.*?)\r\n\r\n(.*)\z}s
+        or return \%r;
+    $r{status} = $status;
+    $r{headers} = [ map { [ /\A([^:]*):[ \t]*(.*)\z/s ] } split /\r\n/, $head ];
+    $r{body} = $body;
+    return \%r;
+}
+
+# ---------------------------------------------------------------------------
 # Mock OneID server
 
 sub mock_url {
