@@ -16,6 +16,7 @@ use strict;
 use warnings;
 
 use Carp qw(croak);
+use Digest::SHA ();
 use IO::Select;
 use IO::Socket::INET;
 use JSON::PP ();
@@ -138,6 +139,34 @@ sub redis {
     }
     croak "redis(@cmd): Redis error: $$reply" if ref $reply eq 'Test::OneID::RedisError';
     return $reply;
+}
+
+# Sessions and login states written straight into Redis, for block tests
+# (from a "--- init" section) that need a signed-in browser without a
+# login flow.  Plain functions: no nginx object is needed.
+#
+#   my $sid = Test::OneID::seed_session('S' x 43, user_id => 'a.b');
+#   Test::OneID::seed_state($state, $binding, '/return');
+#   Test::OneID::session_key($sid)  # 'oneid:session:<hex sha256>'
+my $Seeder = {};
+
+sub session_key { 'oneid:session:' . Digest::SHA::sha256_hex($_[0]) }
+sub state_key   { 'oneid:state:' . Digest::SHA::sha256_hex($_[0]) }
+
+sub seed_session {
+    my ($sid, %f) = @_;
+    my @record = ('1', $f{login_time} // int(time), $f{access_token} // "tok-$sid",
+                  $f{pin} // '31505900000011', $f{user_id} // 'seeded.user',
+                  ('') x 8);
+    redis($Seeder, 'SET', session_key($sid), join("\n", @record), 'EX', 300);
+    return $sid;
+}
+
+sub seed_state {
+    my ($state, $binding, $uri) = @_;
+    redis($Seeder, 'SET', state_key($state),
+          Digest::SHA::sha256_hex($binding) . "\n" . ($uri // '/'), 'EX', 300);
+    return $state;
 }
 
 sub resp_write {
