@@ -4,6 +4,12 @@
  *
  * The session cookie and the login-state cookie: reading them, setting
  * them, and keeping them away from the upstream.
+ *
+ * A browser may send several cookies of one name: one per path and domain
+ * it holds, and anybody who can set a cookie for a sibling subdomain, or
+ * answer one plain-HTTP request, can add one.  So no value is trusted for
+ * coming first: malformed ones are skipped, different session ids are a
+ * conflict, and a login cookie counts if any of its values matches.
  */
 
 
@@ -11,9 +17,19 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <openssl/crypto.h>
+
 #include "ngx_http_oneid_module.h"
 
 
+/* enough to tell one session id from a conflict, and to log how many */
+#define NGX_HTTP_ONEID_MAX_SESSION_IDS  8
+
+
+static ngx_uint_t ngx_http_oneid_token_cookies(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *values, ngx_uint_t max);
+static ngx_int_t ngx_http_oneid_cookie_next(u_char **pos, u_char *last,
+    ngx_str_t *name, ngx_str_t *value);
 static ngx_int_t ngx_http_oneid_cookie_in(ngx_str_t *header,
     ngx_str_t *name, ngx_str_t *value);
 static ngx_int_t ngx_http_oneid_cookie_strip(ngx_http_request_t *r,
@@ -49,6 +65,177 @@ ngx_http_oneid_get_cookie(ngx_http_request_t *r, ngx_str_t *name,
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * The session id this request carries.  NGX_OK: *sid is set, and *old is 1
+ * when it came under the name used before the __Host- default (the caller
+ * then moves it to the new name).  NGX_DECLINED: no well-formed id.
+ * NGX_BUSY: different ids arrived; neither may be trusted, and a redirect
+ * would loop, since a cookie of another path or domain cannot be deleted.
+ */
+
+ngx_int_t
+ngx_http_oneid_session_id(ngx_http_request_t *r,
+    ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *sid, ngx_uint_t *old)
+{
+    ngx_str_t   *name, ids[NGX_HTTP_ONEID_MAX_SESSION_IDS];
+    ngx_uint_t   n;
+
+    *old = 0;
+    name = &olcf->cookie_name;
+
+    n = ngx_http_oneid_token_cookies(r, name, ids,
+                                     NGX_HTTP_ONEID_MAX_SESSION_IDS);
+
+    if (n == 0 && olcf->old_cookie_name.len) {
+        name = &olcf->old_cookie_name;
+        n = ngx_http_oneid_token_cookies(r, name, ids,
+                                         NGX_HTTP_ONEID_MAX_SESSION_IDS);
+        *old = 1;
+    }
+
+    if (n == 0) {
+        *old = 0;
+        return NGX_DECLINED;
+    }
+
+    if (n > 1) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oneid: the browser sent %ui%s different \"%V\" "
+                      "cookies, none used", n,
+                      n == NGX_HTTP_ONEID_MAX_SESSION_IDS ? " or more" : "",
+                      name);
+        *old = 0;
+        return NGX_BUSY;
+    }
+
+    *sid = ids[0];
+
+    return NGX_OK;
+}
+
+
+/*
+ * The login cookie the state was bound to: NGX_OK if any well-formed
+ * value of the cookie hashes to the hex SHA-256 the state recorded.
+ */
+
+ngx_int_t
+ngx_http_oneid_match_cookie(ngx_http_request_t *r, ngx_str_t *name,
+    u_char *hash)
+{
+    u_char           *p, *last, buf[NGX_HTTP_ONEID_SHA256_HEX_LEN];
+    ngx_str_t         v;
+    ngx_table_elt_t  *h;
+
+    ngx_http_oneid_for_each_cookie(r, h) {
+        p = h->value.data;
+        last = h->value.data + h->value.len;
+
+        while (ngx_http_oneid_cookie_next(&p, last, name, &v) == NGX_OK) {
+            if (ngx_http_oneid_is_token(&v) != NGX_OK) {
+                continue;
+            }
+
+            if (ngx_http_oneid_sha256_hex(buf, v.data, v.len) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            if (CRYPTO_memcmp(buf, hash, NGX_HTTP_ONEID_SHA256_HEX_LEN) == 0) {
+                return NGX_OK;
+            }
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The first well-formed value of a login cookie: NGX_OK, or NGX_BUSY when
+ * there are different ones (the first may then be somebody else's and is
+ * not to be reused), or NGX_DECLINED.
+ */
+
+ngx_int_t
+ngx_http_oneid_get_token_cookie(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value)
+{
+    ngx_str_t   values[2];
+    ngx_uint_t  n;
+
+    n = ngx_http_oneid_token_cookies(r, name, values, 2);
+
+    if (n == 0) {
+        return NGX_DECLINED;
+    }
+
+    *value = values[0];
+
+    return (n == 1) ? NGX_OK : NGX_BUSY;
+}
+
+
+/*
+ * A session found under the old name: the browser keeps it under the new
+ * one from now on, and forgets the old name, which a sibling subdomain
+ * could overwrite.
+ */
+
+ngx_int_t
+ngx_http_oneid_move_session_cookie(ngx_http_request_t *r,
+    ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *sid)
+{
+    ngx_str_t  empty;
+
+    ngx_str_null(&empty);
+
+    if (ngx_http_oneid_set_cookie(r, olcf, &olcf->cookie_name, sid, -1)
+        != NGX_OK
+        || ngx_http_oneid_set_cookie(r, olcf, &olcf->old_cookie_name, &empty,
+                                     0)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oneid: session cookie moved to \"%V\"",
+                   &olcf->cookie_name);
+
+    return NGX_OK;
+}
+
+
+/* logout: the browser forgets the session under either name */
+
+ngx_int_t
+ngx_http_oneid_expire_session_cookie(ngx_http_request_t *r,
+    ngx_http_oneid_loc_conf_t *olcf)
+{
+    ngx_str_t  empty, value;
+
+    ngx_str_null(&empty);
+
+    if (ngx_http_oneid_set_cookie(r, olcf, &olcf->cookie_name, &empty, 0)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (olcf->old_cookie_name.len
+        && ngx_http_oneid_get_cookie(r, &olcf->old_cookie_name, &value)
+           == NGX_OK
+        && ngx_http_oneid_set_cookie(r, olcf, &olcf->old_cookie_name, &empty,
+                                     0)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -136,16 +323,68 @@ ngx_http_oneid_hide_cookie(ngx_http_request_t *r, ngx_str_t *name)
 }
 
 
-/* value of the first "name=value" pair in a Cookie header */
+/*
+ * The distinct well-formed values of the cookies called name, at most max
+ * of them; a malformed one (such as garbage planted with a longer path,
+ * which browsers send first) is skipped rather than taken for the session.
+ */
+
+static ngx_uint_t
+ngx_http_oneid_token_cookies(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *values, ngx_uint_t max)
+{
+    u_char           *p, *last;
+    ngx_str_t         v;
+    ngx_uint_t        k, n;
+    ngx_table_elt_t  *h;
+
+    n = 0;
+
+    ngx_http_oneid_for_each_cookie(r, h) {
+        p = h->value.data;
+        last = h->value.data + h->value.len;
+
+        while (ngx_http_oneid_cookie_next(&p, last, name, &v) == NGX_OK) {
+            if (ngx_http_oneid_is_token(&v) != NGX_OK) {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "oneid: malformed \"%V\" cookie ignored",
+                               name);
+                continue;
+            }
+
+            for (k = 0; k < n; k++) {
+                if (values[k].len == v.len
+                    && ngx_memcmp(values[k].data, v.data, v.len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (k < n) {
+                continue;
+            }
+
+            values[n++] = v;
+
+            if (n == max) {
+                return n;
+            }
+        }
+    }
+
+    return n;
+}
+
+
+/* the next "name=value" pair from *pos on in a Cookie header */
 
 static ngx_int_t
-ngx_http_oneid_cookie_in(ngx_str_t *header, ngx_str_t *name,
+ngx_http_oneid_cookie_next(u_char **pos, u_char *last, ngx_str_t *name,
     ngx_str_t *value)
 {
-    u_char  *p, *last, *end;
+    u_char  *p, *end;
 
-    p = header->data;
-    last = header->data + header->len;
+    p = *pos;
 
     while (p < last) {
 
@@ -171,13 +410,32 @@ ngx_http_oneid_cookie_in(ngx_str_t *header, ngx_str_t *name,
                 value->len--;
             }
 
+            *pos = end;
+
             return NGX_OK;
         }
 
         p = end;
     }
 
+    *pos = last;
+
     return NGX_DECLINED;
+}
+
+
+/* value of the first "name=value" pair in a Cookie header */
+
+static ngx_int_t
+ngx_http_oneid_cookie_in(ngx_str_t *header, ngx_str_t *name,
+    ngx_str_t *value)
+{
+    u_char  *p;
+
+    p = header->data;
+
+    return ngx_http_oneid_cookie_next(&p, header->data + header->len, name,
+                                      value);
 }
 
 

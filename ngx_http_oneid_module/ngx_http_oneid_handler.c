@@ -20,8 +20,6 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <openssl/crypto.h>
-
 #include "ngx_http_oneid_module.h"
 
 
@@ -625,23 +623,22 @@ ngx_http_oneid_store_failed(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
 
 /* sessions */
 
+/* NGX_BUSY: different session cookies arrived (see the cookie code) */
+
 static ngx_int_t
 ngx_http_oneid_session_cookie(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
-    if (ngx_http_oneid_get_cookie(r, &ctx->conf->cookie_name, &ctx->sid)
-        != NGX_OK)
-    {
-        return NGX_DECLINED;
-    }
+    ngx_int_t   rc;
+    ngx_uint_t  old;
 
-    if (ngx_http_oneid_is_token(&ctx->sid) != NGX_OK) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "oneid: malformed session cookie ignored");
-        return NGX_DECLINED;
+    rc = ngx_http_oneid_session_id(r, ctx->conf, &ctx->sid, &old);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     ctx->have_session_cookie = 1;
+    ctx->old_session_cookie = old;
 
     return NGX_OK;
 }
@@ -974,7 +971,16 @@ ngx_http_oneid_subrequest_wake_all(ngx_http_oneid_ctx_t *mctx)
 static ngx_int_t
 ngx_http_oneid_protect(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
-    if (ngx_http_oneid_session_cookie(r, ctx) != NGX_OK) {
+    ngx_int_t  rc;
+
+    rc = ngx_http_oneid_session_cookie(r, ctx);
+
+    if (rc == NGX_BUSY) {
+        return ngx_http_oneid_send_page(r,
+                                        NGX_HTTP_ONEID_PAGE_COOKIE_CONFLICT);
+    }
+
+    if (rc != NGX_OK) {
         return ngx_http_oneid_login(r, ctx);
     }
 
@@ -1015,6 +1021,13 @@ ngx_http_oneid_protect_loaded(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ctx->old_session_cookie
+        && ngx_http_oneid_move_session_cookie(r, ctx->conf, &ctx->sid)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ctx->authenticated = 1;
 
     return NGX_OK;
@@ -1046,9 +1059,9 @@ ngx_http_oneid_login(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
 
-    if (ngx_http_oneid_get_cookie(r, &olcf->state_cookie_name, &ctx->binding)
-        != NGX_OK
-        || ngx_http_oneid_is_token(&ctx->binding) != NGX_OK)
+    if (ngx_http_oneid_get_token_cookie(r, &olcf->state_cookie_name,
+                                        &ctx->binding)
+        != NGX_OK)
     {
         if (ngx_http_oneid_random_token(r, &ctx->binding) != NGX_OK) {
             return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
@@ -1143,10 +1156,9 @@ ngx_http_oneid_callback(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         return ngx_http_oneid_callback_bad_state(r, ctx);
     }
 
-    if (ngx_http_oneid_get_cookie(r, &ctx->conf->state_cookie_name,
-                                  &ctx->binding)
-        != NGX_OK
-        || ngx_http_oneid_is_token(&ctx->binding) != NGX_OK)
+    if (ngx_http_oneid_get_token_cookie(r, &ctx->conf->state_cookie_name,
+                                        &ctx->binding)
+        == NGX_DECLINED)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oneid: login callback from a browser that did not "
@@ -1206,7 +1218,7 @@ ngx_http_oneid_callback_arg(ngx_http_request_t *r, const char *name,
 static ngx_int_t
 ngx_http_oneid_callback_state(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
-    u_char  hash[NGX_HTTP_ONEID_SHA256_HEX_LEN];
+    ngx_int_t  rc;
 
     ctx->next = NULL;
 
@@ -1223,15 +1235,16 @@ ngx_http_oneid_callback_state(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         return ngx_http_oneid_callback_bad_state(r, ctx);
     }
 
-    if (ngx_http_oneid_sha256_hex(hash, ctx->binding.data, ctx->binding.len)
-        != NGX_OK)
-    {
+    /* any of the browser's login cookies: others may be planted */
+
+    rc = ngx_http_oneid_match_cookie(r, &ctx->conf->state_cookie_name,
+                                     ctx->redis_value.data);
+
+    if (rc == NGX_ERROR) {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
 
-    if (CRYPTO_memcmp(hash, ctx->redis_value.data,
-                             NGX_HTTP_ONEID_SHA256_HEX_LEN) != 0)
-    {
+    if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "oneid: login state belongs to another browser");
         return ngx_http_oneid_callback_bad_state(r, ctx);
@@ -1381,18 +1394,13 @@ ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 static ngx_int_t
 ngx_http_oneid_logout(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_str_t                   empty;
     ngx_http_oneid_loc_conf_t  *olcf;
 
     olcf = ctx->conf;
 
     /* the browser forgets the session whatever happens next */
 
-    ngx_str_null(&empty);
-
-    if (ngx_http_oneid_set_cookie(r, olcf, &olcf->cookie_name, &empty, 0)
-        != NGX_OK)
-    {
+    if (ngx_http_oneid_expire_session_cookie(r, olcf) != NGX_OK) {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
 

@@ -260,6 +260,15 @@ ngx_http_oneid_set_identity_headers(ngx_http_request_t *r,
 
     rebuild |= (rc == NGX_DECLINED);
 
+    if (olcf->old_cookie_name.len) {
+        rc = ngx_http_oneid_hide_cookie(r, &olcf->old_cookie_name);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        rebuild |= (rc == NGX_DECLINED);
+    }
+
     /* after an internal redirect our own headers from before are there */
 
     if (r->internal) {

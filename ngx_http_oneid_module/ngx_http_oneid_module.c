@@ -39,6 +39,7 @@ static char *ngx_http_oneid_check_path(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_oneid_check_cookie_name(ngx_conf_t *cf, void *post,
     void *data);
+static ngx_int_t ngx_http_oneid_cookie_prefixed(ngx_str_t *name);
 static void ngx_http_oneid_exit_process(ngx_cycle_t *cycle);
 
 
@@ -410,6 +411,8 @@ ngx_http_oneid_create_loc_conf(ngx_conf_t *cf)
      *     conf->logout_redirect = { 0, NULL };
      *     conf->cookie_name = { 0, NULL };
      *     conf->state_cookie_name = { 0, NULL };
+     *     conf->cookie_name_default = 0;
+     *     conf->old_cookie_name = { 0, NULL };
      *     conf->conf_file = NULL;
      */
 
@@ -461,8 +464,41 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->state_timeout, prev->state_timeout,
                              10 * 60);
 
-    ngx_conf_merge_str_value(conf->cookie_name, prev->cookie_name,
-                             "oneid_session");
+    ngx_conf_merge_value(conf->cookie_secure, prev->cookie_secure, 1);
+
+    /*
+     * A default name is not inherited as such: it depends on the
+     * cookie_secure of this level, which may differ from the parent's.
+     * "__Host-" makes browsers refuse the cookie from a sibling subdomain
+     * or from plain HTTP, and with any Domain or a Path other than "/".
+     */
+
+    if (conf->cookie_name.data == NULL && !prev->cookie_name_default) {
+        conf->cookie_name = prev->cookie_name;
+    }
+
+    if (conf->cookie_name.data == NULL) {
+        conf->cookie_name_default = 1;
+
+        if (conf->cookie_secure) {
+            ngx_str_set(&conf->cookie_name, "__Host-oneid_session");
+            ngx_str_set(&conf->old_cookie_name, "oneid_session");
+
+        } else {
+            ngx_str_set(&conf->cookie_name, "oneid_session");
+        }
+    }
+
+    if (!conf->cookie_secure
+        && ngx_http_oneid_cookie_prefixed(&conf->cookie_name))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oneid_cookie_name\" \"%V\" needs "
+                           "\"oneid_cookie_secure on\": browsers drop "
+                           "\"__Host-\" and \"__Secure-\" cookies "
+                           "without \"Secure\"", &conf->cookie_name);
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->state_cookie_name.data == NULL) {
         conf->state_cookie_name.len = conf->cookie_name.len
@@ -477,7 +513,6 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_memcpy(p, "_state", sizeof("_state") - 1);
     }
 
-    ngx_conf_merge_value(conf->cookie_secure, prev->cookie_secure, 1);
     ngx_conf_merge_value(conf->pass_headers, prev->pass_headers, 1);
     ngx_conf_merge_uint_value(conf->header_encoding, prev->header_encoding,
                               NGX_HTTP_ONEID_ENCODE_PERCENT);
@@ -760,6 +795,20 @@ ngx_http_oneid_check_cookie_name(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* browsers match the prefixes without regard to case */
+
+static ngx_int_t
+ngx_http_oneid_cookie_prefixed(ngx_str_t *name)
+{
+    return (name->len >= sizeof("__Host-") - 1
+            && ngx_strncasecmp(name->data, (u_char *) "__Host-",
+                               sizeof("__Host-") - 1) == 0)
+           || (name->len >= sizeof("__Secure-") - 1
+               && ngx_strncasecmp(name->data, (u_char *) "__Secure-",
+                                  sizeof("__Secure-") - 1) == 0);
 }
 
 

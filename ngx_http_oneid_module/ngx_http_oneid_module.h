@@ -104,6 +104,10 @@ typedef struct {
     ngx_str_t                     cookie_name;
     ngx_str_t                     state_cookie_name;
     ngx_flag_t                    cookie_secure;
+    /* cookie_name is the default, chosen by cookie_secure */
+    ngx_flag_t                    cookie_name_default;
+    /* the session cookie's name before the __Host- default: upgraded */
+    ngx_str_t                     old_cookie_name;
 
     ngx_flag_t                    pass_headers;
     ngx_uint_t                    header_encoding;
@@ -158,6 +162,7 @@ struct ngx_http_oneid_ctx_s {
     unsigned                      sub_checked:1;
     unsigned                      authenticated:1;
     unsigned                      have_session_cookie:1;
+    unsigned                      old_session_cookie:1;
     unsigned                      from_cache:1;
 };
 
@@ -247,6 +252,16 @@ ngx_int_t ngx_http_oneid_set_cookie(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *name, ngx_str_t *value,
     time_t max_age);
 ngx_int_t ngx_http_oneid_hide_cookie(ngx_http_request_t *r, ngx_str_t *name);
+ngx_int_t ngx_http_oneid_session_id(ngx_http_request_t *r,
+    ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *sid, ngx_uint_t *old);
+ngx_int_t ngx_http_oneid_match_cookie(ngx_http_request_t *r, ngx_str_t *name,
+    u_char *hash);
+ngx_int_t ngx_http_oneid_get_token_cookie(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *value);
+ngx_int_t ngx_http_oneid_move_session_cookie(ngx_http_request_t *r,
+    ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *sid);
+ngx_int_t ngx_http_oneid_expire_session_cookie(ngx_http_request_t *r,
+    ngx_http_oneid_loc_conf_t *olcf);
 
 /* ngx_http_oneid_headers.c */
 ngx_int_t ngx_http_oneid_strip_identity_headers(ngx_http_request_t *r);
@@ -266,6 +281,7 @@ typedef enum {
     NGX_HTTP_ONEID_PAGE_IDP_UNAVAILABLE,
     NGX_HTTP_ONEID_PAGE_STORE_UNAVAILABLE,
     NGX_HTTP_ONEID_PAGE_INTERNAL,
+    NGX_HTTP_ONEID_PAGE_COOKIE_CONFLICT,
     NGX_HTTP_ONEID_PAGE_LAST
 } ngx_http_oneid_page_e;
 

@@ -102,7 +102,23 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "На сервере произошла внутренняя ошибка. Пожалуйста, "
         "попробуйте позже.",
         "An internal error occurred on the server. Please try again "
-        "later." } }
+        "later." } },
+
+    /* two session cookies of one name: one may be planted, use neither */
+    { NGX_HTTP_BAD_REQUEST, "cookie_conflict", 0,
+      { "Kirish cookie fayllari bir-biriga zid",
+        "Конфликт cookie входа",
+        "Conflicting sign-in cookies" },
+      { "Brauzeringiz bu saytga bir-biriga zid kirish cookie fayllarini "
+        "yubordi, shu sababli tizimga kirilmadi. Brauzer sozlamalarida bu "
+        "saytning cookie fayllarini o\xe2\x80\x98" "chiring va "
+        "sahifani qaytadan oching.",
+        "Браузер отправил этому сайту противоречащие друг другу cookie "
+        "входа, поэтому вход не выполнен. Удалите cookie этого сайта в "
+        "настройках браузера и откройте страницу снова.",
+        "Your browser sent conflicting sign-in cookies for this site, so "
+        "you could not be signed in. Delete this site\xe2\x80\x99s cookies "
+        "in the browser settings, then open the page again." } }
 };
 
 

@@ -134,6 +134,29 @@ for my $case (@bad_redis) {
     like $out, $re, "... with a clear message";
 }
 
+# browsers drop a __Host- or __Secure- cookie that is not Secure
+for my $name (qw(__Host-mis __Secure-mis __host-mis)) {
+    ($ok, $out) = nginx_t('oneid_redis 127.0.0.1:6379;',
+                          "oneid_cookie_name $name;\noneid_cookie_secure off;\n"
+                          . $good_server);
+    ok !$ok, "rejected: oneid_cookie_name $name with oneid_cookie_secure off";
+    like $out, qr/"oneid_cookie_name" "\Q$name\E" needs "oneid_cookie_secure on"/,
+        '... naming both directives';
+}
+
+($ok, $out) = nginx_t('oneid_redis 127.0.0.1:6379;',
+                      "oneid_cookie_name __Host-mis;\n"
+                      . $good_server =~ s/oneid on;/oneid on; oneid_cookie_secure off;/r);
+ok !$ok, 'rejected: a __Host- name inherited into a location with oneid_cookie_secure off';
+
+($ok, $out) = nginx_t('oneid_redis 127.0.0.1:6379;',
+                      "oneid_cookie_name __Host-mis;\n$good_server");
+ok $ok, 'oneid_cookie_name __Host-mis with oneid_cookie_secure on (default)' or diag $out;
+
+($ok, $out) = nginx_t('oneid_redis 127.0.0.1:6379;',
+                      "oneid_cookie_secure off;\n$good_server");
+ok $ok, 'oneid_cookie_secure off with the default name' or diag $out;
+
 ($ok, $out) = nginx_t('oneid_redis unix:/run/redis/redis.sock password=s3cret db=2 '
                       . 'connect_timeout=500ms timeout=2s prefix=mis:;',
                       $good_server);

@@ -149,6 +149,17 @@ sub command_calls {
     return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
 }
 
+# A login state written straight into Redis, as a login start leaves it:
+#   Test::OneID::seed_state($state, $binding_cookie, '/return');
+sub state_key { 'oneid:state:' . Digest::SHA::sha256_hex($_[0]) }
+
+sub seed_state {
+    my ($state, $binding, $uri) = @_;
+    redis({}, 'SET', state_key($state),
+          Digest::SHA::sha256_hex($binding) . "\n" . ($uri // '/'), 'EX', 300);
+    return $state;
+}
+
 sub resp_write {
     my ($sock, $data) = @_;
     while (length $data) {
@@ -202,6 +213,7 @@ sub resp_fill {
 # not a login:
 #
 #   Test::OneID::seed_session($sid, pin => '...', ttl => 600);
+#   Test::OneID::session_key($sid)  # 'oneid:session:<hex sha256>'
 
 our @SESSION_FIELDS = qw(pin user_id full_name first_name sur_name mid_name
                          user_type auth_method legal_tin legal_name);
@@ -212,11 +224,9 @@ sub seed_session {
     my ($sid, %opt) = @_;
     croak "seed_session: '$sid' is not a session id"
         unless $sid =~ /^[A-Za-z0-9_-]{43}$/;
-    my %id = (pin => '31234567890123', user_id => 'seeded.user',
-              full_name => 'SEEDED USER', user_type => 'I',
-              auth_method => 'LOGINPASSMETHOD', %opt);
+    my %id = (pin => '31505900000011', user_id => 'seeded.user', %opt);
     my $record = join "\n", 1, $opt{login_time} // int(time),
-        $opt{access_token} // 'seeded-token',
+        $opt{access_token} // "tok-$sid",
         map { $id{$_} // '' } @SESSION_FIELDS;
     redis({}, 'SET', session_key($sid), $record, 'EX', $opt{ttl} // 600);
     return $sid;

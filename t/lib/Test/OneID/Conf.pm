@@ -8,7 +8,9 @@ package Test::OneID::Conf;
 #   http_config(%opt)   opt: redis => 'host:port' (default the suite's)
 #   server_config(%opt) opt: extra => 'directives at server level',
 #                            protected => 'directives in location /',
-#                            locations => 'more location blocks'
+#                            locations => 'more location blocks',
+#                            cookie_secure => 'on' (default 'off': the
+#                            suite talks plain HTTP)
 
 use strict;
 use warnings;
@@ -40,6 +42,7 @@ sub server_config {
     my $protected = $opt{protected} // '';
     my $locations = $opt{locations} // '';
     my $buffer = $opt{buffer} // '16k';
+    my $secure = $opt{cookie_secure} // 'off';
 
     return <<"END";
     oneid_client_id        dmed;
@@ -47,7 +50,7 @@ sub server_config {
     oneid_redirect_uri     http://127.0.0.1:$port/oneid/callback;
     oneid_authorize_url    https://127.0.0.1:$oneid/sso/oauth/Authorization.do;
     oneid_backend          /_oneid;
-    oneid_cookie_secure    off;
+    oneid_cookie_secure    $secure;
     $extra
 
     location = /_oneid {

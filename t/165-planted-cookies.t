@@ -1,0 +1,323 @@
+# Cookies a sibling subdomain or a plain-HTTP man in the middle could plant:
+# __Host- names by default with oneid_cookie_secure on, several cookies of
+# the same name (garbage, two sessions, a planted login cookie), and the
+# upgrade of a session cookie from the old name "oneid_session".
+# Sessions and login states are written into Redis by "--- init".
+
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use Test::OneID;
+use Test::OneID::Conf qw(http_config server_config);
+
+no_root_location();
+log_level('info');
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value(http_config => http_config())
+        unless defined $block->http_config;
+    $block->set_value(config => server_config(cookie_secure => 'on'))
+        unless defined $block->config;
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: oneid_cookie_secure on: the login cookie has a __Host- name
+--- request
+GET /ward
+--- error_code: 302
+--- response_headers_like
+Set-Cookie: ^__Host-oneid_session_state=[A-Za-z0-9_-]{43}; Max-Age=600; Path=/; HttpOnly; Secure; SameSite=Lax$
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: oneid_cookie_secure on: logout expires the __Host- session cookie
+--- request
+GET /oneid/logout
+--- error_code: 302
+--- response_headers
+Set-Cookie: __Host-oneid_session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Path=/; HttpOnly; Secure; SameSite=Lax
+
+
+
+=== TEST 3: oneid_cookie_secure off: the names stay as they were
+--- config eval
+Test::OneID::Conf::server_config(cookie_secure => 'off')
+--- request
+GET /ward
+--- error_code: 302
+--- response_headers_like
+Set-Cookie: ^oneid_session_state=[A-Za-z0-9_-]{43}; Max-Age=600; Path=/; HttpOnly; SameSite=Lax$
+
+
+
+=== TEST 4: the default name follows the merged oneid_cookie_secure (off on server, on in location)
+--- config eval
+Test::OneID::Conf::server_config(cookie_secure => 'off',
+    protected => 'oneid_cookie_secure on;')
+--- request
+GET /ward
+--- error_code: 302
+--- response_headers_like
+Set-Cookie: ^__Host-oneid_session_state=.*; Secure; SameSite=Lax$
+
+
+
+=== TEST 5: the default name follows the merged oneid_cookie_secure (on on server, off in location)
+--- config eval
+Test::OneID::Conf::server_config(cookie_secure => 'on',
+    protected => 'oneid_cookie_secure off;')
+--- request
+GET /ward
+--- error_code: 302
+--- response_headers_like
+Set-Cookie: ^oneid_session_state=[^;]+; Max-Age=600; Path=/; HttpOnly; SameSite=Lax$
+
+
+
+=== TEST 6: an explicit oneid_cookie_name is used as written
+--- config eval
+Test::OneID::Conf::server_config(cookie_secure => 'on',
+    extra => 'oneid_cookie_name mis_sid;')
+--- request
+GET /ward
+--- error_code: 302
+--- response_headers_like
+Set-Cookie: ^mis_sid_state=[^;]+; Max-Age=600; Path=/; HttpOnly; Secure; SameSite=Lax$
+
+
+
+=== TEST 7: a garbage cookie with a longer path before a valid session: 200, not a login loop
+--- init
+Test::OneID::seed_session('T165g' . 'A' x 38, user_id => 'garbage.victim');
+--- request
+GET /ward/7
+--- more_headers
+Cookie: __Host-oneid_session=x%22garbage; __Host-oneid_session=T165gAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+--- error_code: 200
+--- response_body_like eval
+[qr{^GET /ward/7 }, qr/X-OneID-User-Id: garbage\.victim/]
+--- response_body_unlike
+oneid_session
+
+
+
+=== TEST 7b: the same with oneid_cookie_secure off (the first cookie used to win)
+--- config eval
+Test::OneID::Conf::server_config(cookie_secure => 'off')
+--- init
+Test::OneID::seed_session('T165h' . 'A' x 38, user_id => 'garbage.victim');
+--- request
+GET /ward/7
+--- more_headers
+Cookie: oneid_session=; oneid_session=T165hAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+--- error_code: 200
+--- response_body_like
+X-OneID-User-Id: garbage\.victim
+
+
+
+=== TEST 8: the same session twice (two paths): used, no conflict
+--- init
+Test::OneID::seed_session('T165s' . 'A' x 38, user_id => 'same.twice');
+--- request
+GET /ward
+--- more_headers
+Cookie: __Host-oneid_session=T165sAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+Cookie: a=1; __Host-oneid_session=T165sAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+--- error_code: 200
+--- response_body_like
+X-OneID-User-Id: same\.twice
+
+
+
+=== TEST 9: two different valid sessions: 400 page, neither used, one warning
+--- init
+Test::OneID::seed_session('T165a' . 'A' x 38, user_id => 'the.attacker');
+Test::OneID::seed_session('T165v' . 'A' x 38, user_id => 'the.victim');
+--- request
+GET /ward
+--- more_headers
+Cookie: __Host-oneid_session=T165aAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; __Host-oneid_session=T165vAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+Accept-Language: en
+--- error_code: 400
+--- response_headers
+Content-Type: text/html; charset=utf-8
+Cache-Control: no-store
+!Location
+!Set-Cookie
+--- response_body_like eval
+[qr/<html lang="en">/, qr/conflicting sign-in cookies/, qr/cookies/i]
+--- response_body_unlike
+(?i)attacker|victim|T165|X-OneID|^GET
+--- error_log eval
+qr/\[warn\] .*oneid: the browser sent 2 different "__Host-oneid_session" cookies, none used/
+
+
+
+=== TEST 10: two different valid sessions, a script: JSON 400 (oneid_cookie_secure off)
+--- config eval
+Test::OneID::Conf::server_config(cookie_secure => 'off')
+--- init
+Test::OneID::seed_session('T165a' . 'A' x 38, user_id => 'the.attacker');
+Test::OneID::seed_session('T165v' . 'A' x 38, user_id => 'the.victim');
+--- request
+GET /api/x
+--- more_headers
+X-Requested-With: XMLHttpRequest
+Cookie: oneid_session=T165vAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+Cookie: oneid_session=T165aAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+--- error_code: 400
+--- response_headers
+Content-Type: application/json; charset=utf-8
+--- response_body_like
+^\{"error":"cookie_conflict","status":400,"message":"[^"]+"\}\r?\n$
+--- error_log
+oneid: the browser sent 2 different "oneid_session" cookies, none used
+
+
+
+=== TEST 11: two different sessions in Russian and Uzbek pages
+--- init
+Test::OneID::seed_session('T165a' . 'A' x 38, user_id => 'the.attacker');
+--- request
+GET /ward
+--- more_headers
+Cookie: __Host-oneid_session=T165aAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; __Host-oneid_session=T165zAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+Accept-Language: ru
+--- error_code: 400
+--- response_body_like
+<html lang="ru">
+
+
+
+=== TEST 12: login CSRF: a login cookie planted under the old non-prefixed name is refused
+--- init
+Test::OneID::seed_state('T165st' . 'A' x 37, 'T165bind' . 'A' x 35, '/ward');
+--- request
+GET /oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=T165stAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+--- more_headers
+Cookie: oneid_session_state=T165bindAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+--- error_code: 400
+--- response_headers
+!Location
+!Set-Cookie
+--- error_log
+did not start the login
+
+
+
+=== TEST 13: several login cookies: one of them matching the state is enough
+--- init
+Test::OneID::seed_state('T165s2' . 'A' x 37, 'T165bind' . 'B' x 35, '/ward');
+--- request
+GET /oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=T165s2AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+--- more_headers
+Cookie: __Host-oneid_session_state=garbage; __Host-oneid_session_state=T165bindAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; __Host-oneid_session_state=T165bindBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB
+--- error_code: 502
+--- no_error_log
+login state belongs to another browser
+did not start the login
+
+
+
+=== TEST 14: upgrade: a session under the old name works once and is moved to the new name
+--- init
+Test::OneID::seed_session('T165o' . 'A' x 38, user_id => 'old.cookie');
+--- request
+GET /ward/1
+--- more_headers
+Cookie: a=1; oneid_session=T165oAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+--- error_code: 200
+--- response_headers
+Set-Cookie: __Host-oneid_session=T165oAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; Path=/; HttpOnly; Secure; SameSite=Lax
+Set-Cookie: oneid_session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Path=/; HttpOnly; Secure; SameSite=Lax
+--- response_body_like eval
+[qr/X-OneID-User-Id: old\.cookie/, qr/Cookie: a=1\r?\n/]
+--- response_body_unlike
+T165o
+
+
+
+=== TEST 15: upgrade: then the new cookie alone works, and nothing is re-issued
+--- init
+Test::OneID::seed_session('T165o' . 'A' x 38, user_id => 'old.cookie');
+--- request
+GET /ward/2
+--- more_headers
+Cookie: __Host-oneid_session=T165oAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+--- error_code: 200
+--- response_headers
+!Set-Cookie
+--- response_body_like
+X-OneID-User-Id: old\.cookie
+
+
+
+=== TEST 16: upgrade: a new-name cookie wins over an old-name one
+--- init
+Test::OneID::seed_session('T165n' . 'A' x 38, user_id => 'new.cookie');
+Test::OneID::seed_session('T165o' . 'A' x 38, user_id => 'old.cookie');
+--- request
+GET /ward
+--- more_headers
+Cookie: oneid_session=T165oAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; __Host-oneid_session=T165nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+--- error_code: 200
+--- response_body_like
+X-OneID-User-Id: new\.cookie
+--- response_body_unlike
+T165
+
+
+
+=== TEST 17: upgrade only from the default name: an explicit name is not migrated
+--- config eval
+Test::OneID::Conf::server_config(cookie_secure => 'on',
+    extra => 'oneid_cookie_name __Host-mis;')
+--- init
+Test::OneID::seed_session('T165o' . 'A' x 38, user_id => 'old.cookie');
+--- request
+GET /ward
+--- more_headers
+Cookie: oneid_session=T165oAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+--- error_code: 302
+--- response_headers_like
+Set-Cookie: ^__Host-mis_state=
+
+
+
+=== TEST 18: logout expires the old name too when the browser still has it, and ends that session
+--- init
+Test::OneID::seed_session('T165l' . 'A' x 38, user_id => 'old.logout');
+--- request
+GET /oneid/logout
+--- more_headers
+Cookie: oneid_session=T165lAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+--- error_code: 302
+--- response_headers
+Set-Cookie: __Host-oneid_session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Path=/; HttpOnly; Secure; SameSite=Lax
+Set-Cookie: oneid_session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Path=/; HttpOnly; Secure; SameSite=Lax
+--- error_log
+user "old.logout" signed out
+
+
+
+=== TEST 19: an old-name cookie is not upgraded when oneid_cookie_secure is off (one name only)
+--- config eval
+Test::OneID::Conf::server_config(cookie_secure => 'off')
+--- init
+Test::OneID::seed_session('T165o' . 'A' x 38, user_id => 'old.cookie');
+--- request
+GET /ward
+--- more_headers
+Cookie: oneid_session=T165oAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+--- error_code: 200
+--- response_headers
+!Set-Cookie
+--- response_body_like
+X-OneID-User-Id: old\.cookie

@@ -1,0 +1,59 @@
+# The upgrade to __Host- cookie names, as a browser lives it: signed in
+# under "oneid_session" before the upgrade, it keeps its session after it,
+# the cookie moves to "__Host-oneid_session" on the first request, and a
+# logout ends the session under either name.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+use Test::OneID;
+use Test::OneID::Conf qw(http_config server_config);
+
+my %common = (http_config => http_config(), root_location => 0,
+              log_level => 'info');
+
+# before: "Secure" cookies under the name every release so far used
+my $t = Test::OneID->new(%common,
+    config => server_config(cookie_secure => 'on',
+                            extra => 'oneid_cookie_name oneid_session;'));
+
+my $b = $t->browser;
+my $res = $b->login('/ward/3', user => 'doctor');
+is $res->{status}, 302, 'before the upgrade: login completes';
+my $sid = $b->cookie('oneid_session');
+ok defined $sid, '... with an "oneid_session" cookie';
+ok !defined $b->cookie('__Host-oneid_session'), '... and no __Host- one';
+my $key = Test::OneID::session_key($sid // '');
+
+# after: the defaults
+$t->stop;
+$t = Test::OneID->new(%common, config => server_config(cookie_secure => 'on'));
+
+$res = $b->get('/ward/3');
+is $res->{status}, 200, 'after the upgrade: the old cookie still signs in';
+like $res->{body}, qr/X-OneID-User-Id: dilnoza\.karimova/, '... as the same user';
+unlike $res->{body}, qr/\Q$sid\E/, '... and the session id is not sent upstream'
+    if defined $sid;
+is $b->cookie('__Host-oneid_session'), $sid, 'the session moved to __Host-oneid_session';
+ok !defined $b->cookie('oneid_session'), '... and "oneid_session" was expired';
+my $attrs = $b->cookie_attrs('__Host-oneid_session') || {};
+ok $attrs->{secure} && $attrs->{path} eq '/' && !defined $attrs->{domain}
+    && !defined $attrs->{max_age}, '... Secure, Path=/, no Domain, no Max-Age';
+
+$res = $b->get('/ward/4');
+is $res->{status}, 200, 'the next request works with the new cookie alone';
+ok !@{ $res->{headers}{'set-cookie'} || [] }, '... and sets no cookie';
+
+$res = $b->get('/oneid/logout');
+is $res->{status}, 302, 'logout';
+ok !defined $b->cookie('__Host-oneid_session'), '... the browser holds no session';
+is $t->redis('EXISTS', $key), 0, '... and the session is gone from Redis';
+
+$res = $b->get('/ward/5');
+is $res->{status}, 302, 'after logout: login again';
+like join(' ', @{ $res->{headers}{'set-cookie'} || [] }), qr/^__Host-oneid_session_state=/,
+    '... with a __Host- login cookie';
+
+done_testing;
