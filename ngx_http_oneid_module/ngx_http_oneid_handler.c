@@ -31,7 +31,9 @@ static ngx_int_t ngx_http_oneid_redis_wait(ngx_http_request_t *r,
     time_t ttl);
 static void ngx_http_oneid_redis_done(void *data, ngx_int_t rc,
     ngx_str_t *value, ngx_str_t *err);
-static void ngx_http_oneid_forget_session(ngx_http_request_t *r,
+static void ngx_http_oneid_forget(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_uint_t session);
+static void ngx_http_oneid_keep_token(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static void ngx_http_oneid_touch_session(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
@@ -98,6 +100,8 @@ static ngx_int_t ngx_http_oneid_logout(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_logout_removed(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_logout_token(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_logout_done(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 
@@ -107,6 +111,8 @@ static ngx_int_t ngx_http_oneid_logout_done(ngx_http_request_t *r,
 
 #define NGX_HTTP_ONEID_SESSION  "session"
 #define NGX_HTTP_ONEID_STATE    "state"
+/* the OneID token of a session, kept for a logout after it expired */
+#define NGX_HTTP_ONEID_TOKEN    "token"
 
 
 ngx_int_t
@@ -458,31 +464,87 @@ ngx_http_oneid_redis_done(void *data, ngx_int_t rc, ngx_str_t *value,
 }
 
 
-/* delete the session of ctx->sid; nobody waits for the outcome */
+/*
+ * Delete the session of ctx->sid (when "session") and the OneID token kept
+ * for it; nobody waits for the outcome.
+ */
 
 static void
-ngx_http_oneid_forget_session(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx)
+ngx_http_oneid_forget(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    ngx_uint_t session)
 {
-    ngx_str_t  argv[2], err;
+    ngx_str_t   argv[3], err;
+    ngx_uint_t  argc;
 
-    if (ngx_http_oneid_session_key(r->pool, ctx->redis,
-                                   NGX_HTTP_ONEID_SESSION, &ctx->sid,
-                                   &argv[1])
+    ngx_str_set(&argv[0], "DEL");
+    argc = 1;
+
+    if (session) {
+        if (ngx_http_oneid_session_key(r->pool, ctx->redis,
+                                       NGX_HTTP_ONEID_SESSION, &ctx->sid,
+                                       &argv[argc])
+            != NGX_OK)
+        {
+            return;
+        }
+
+        if (ctx->cache != NULL) {
+            ngx_http_oneid_cache_revoke(ctx->cache,
+                                    argv[argc].data + argv[argc].len
+                                    - NGX_HTTP_ONEID_SHA256_HEX_LEN,
+                                    ngx_http_oneid_redis_timeout(ctx->redis));
+        }
+
+        argc++;
+    }
+
+    if (ngx_http_oneid_session_key(r->pool, ctx->redis, NGX_HTTP_ONEID_TOKEN,
+                                   &ctx->sid, &argv[argc])
         != NGX_OK)
     {
         return;
     }
 
-    if (ctx->cache != NULL) {
-        ngx_http_oneid_cache_revoke(ctx->cache, argv[1].data + argv[1].len
-                                    - NGX_HTTP_ONEID_SHA256_HEX_LEN,
-                                    ngx_http_oneid_redis_timeout(ctx->redis));
+    argc++;
+
+    (void) ngx_http_oneid_redis_command(ctx->redis, NULL, NULL, argc, argv,
+                                        &err);
+}
+
+
+/*
+ * The OneID token outlives the idle timeout of its session, for as long
+ * as the session could have lived, so that a sign-out after an idle
+ * expiry still ends the OneID session.
+ */
+
+static void
+ngx_http_oneid_keep_token(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    u_char     *p;
+    ngx_str_t   argv[5], err;
+
+    if (ctx->identity.access_token.len == 0
+        || ngx_http_oneid_session_key(r->pool, ctx->redis,
+                                      NGX_HTTP_ONEID_TOKEN, &ctx->sid,
+                                      &argv[1])
+           != NGX_OK)
+    {
+        return;
     }
 
-    ngx_str_set(&argv[0], "DEL");
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (p == NULL) {
+        return;
+    }
 
-    (void) ngx_http_oneid_redis_command(ctx->redis, NULL, NULL, 2, argv,
+    ngx_str_set(&argv[0], "SET");
+    argv[2] = ctx->identity.access_token;
+    ngx_str_set(&argv[3], "EX");
+    argv[4].data = p;
+    argv[4].len = ngx_sprintf(p, "%T", ctx->conf->session_lifetime) - p;
+
+    (void) ngx_http_oneid_redis_command(ctx->redis, NULL, NULL, 5, argv,
                                         &err);
 }
 
@@ -699,7 +761,7 @@ ngx_http_oneid_lifetime_over(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
                   "oneid: session reached oneid_session_lifetime, "
                   "login required");
 
-    ngx_http_oneid_forget_session(r, ctx);
+    ngx_http_oneid_forget(r, ctx, 1);
 
     return 1;
 }
@@ -1345,7 +1407,7 @@ ngx_http_oneid_callback_identity(ngx_http_request_t *r,
     /* a new login replaces whatever session this browser had */
 
     if (ngx_http_oneid_session_cookie(r, ctx) == NGX_OK) {
-        ngx_http_oneid_forget_session(r, ctx);
+        ngx_http_oneid_forget(r, ctx, 1);
     }
 
     if (ngx_http_oneid_random_token(r, &ctx->sid) != NGX_OK
@@ -1374,6 +1436,8 @@ ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         return ngx_http_oneid_store_failed(r, ctx, "creating a session");
     }
 
+    ngx_http_oneid_keep_token(r, ctx);
+
     if (ngx_http_oneid_set_cookie(r, olcf, &olcf->cookie_name, &ctx->sid, -1)
         != NGX_OK)
     {
@@ -1391,32 +1455,32 @@ ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 
 /* oneid_logout */
 
+/*
+ * Sign out: delete the session, then end the OneID session with its token
+ * (the next person at a shared computer must not walk into it).  Only a
+ * request from this site does that at once; a link or a form elsewhere
+ * gets a page whose button confirms.  The cookie is expired only once the
+ * session is gone, so that a sign-out that failed can simply be retried.
+ */
+
 static ngx_int_t
 ngx_http_oneid_logout(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_http_oneid_loc_conf_t  *olcf;
-
-    olcf = ctx->conf;
-
-    /* the browser forgets the session whatever happens next */
-
-    if (ngx_http_oneid_expire_session_cookie(r, olcf) != NGX_OK) {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    if (!ngx_http_oneid_same_origin(r)) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: logout not known to come from this site, "
+                      "asking for confirmation");
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_LOGOUT_CONFIRM);
     }
 
     if (ngx_http_oneid_session_cookie(r, ctx) != NGX_OK) {
-        return ngx_http_oneid_logout_done(r, ctx);
-    }
+        /* nothing to end here */
 
-    if (ctx->cache != NULL
-        && ngx_http_oneid_session_key(r->pool, ctx->redis,
-                                      NGX_HTTP_ONEID_SESSION, &ctx->sid,
-                                      &ctx->key)
-           == NGX_OK)
-    {
-        ngx_http_oneid_cache_revoke(ctx->cache, ctx->key.data + ctx->key.len
-                                    - NGX_HTTP_ONEID_SHA256_HEX_LEN,
-                                    ngx_http_oneid_redis_timeout(ctx->redis));
+        if (ngx_http_oneid_expire_session_cookie(r, ctx->conf) != NGX_OK) {
+            return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+        }
+
+        return ngx_http_oneid_redirect(r, &ctx->conf->logout_redirect);
     }
 
     return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_logout_removed,
@@ -1432,23 +1496,71 @@ ngx_http_oneid_logout_removed(ngx_http_request_t *r,
     ctx->next = NULL;
 
     if (ctx->redis_rc == NGX_ERROR) {
-        return ngx_http_oneid_store_failed(r, ctx, "ending a session");
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oneid: session store unavailable while ending a "
+                      "session, the session is still active: %V",
+                      &ctx->redis_err);
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_LOGOUT_FAILED);
     }
 
-    if (ctx->redis_rc != NGX_OK
-        || ngx_http_oneid_session_decode(&ctx->redis_value, &ctx->identity)
-           != NGX_OK
-        || ctx->identity.access_token.len == 0)
+    /* the session is gone: no cached copy may outlive it on this node */
+
+    if (ctx->cache != NULL
+        && ngx_http_oneid_session_key(r->pool, ctx->redis,
+                                      NGX_HTTP_ONEID_SESSION, &ctx->sid,
+                                      &ctx->key)
+           == NGX_OK)
     {
+        ngx_http_oneid_cache_revoke(ctx->cache, ctx->key.data + ctx->key.len
+                                    - NGX_HTTP_ONEID_SHA256_HEX_LEN,
+                                    ngx_http_oneid_redis_timeout(ctx->redis));
+    }
+
+    if (ngx_http_oneid_expire_session_cookie(r, ctx->conf) != NGX_OK) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    if (ctx->redis_rc == NGX_OK
+        && ngx_http_oneid_session_decode(&ctx->redis_value, &ctx->identity)
+           == NGX_OK
+        && ctx->identity.access_token.len)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: user \"%V\" signed out",
+                      &ctx->identity.field[NGX_HTTP_ONEID_USER_ID]);
+
+        ngx_http_oneid_forget(r, ctx, 0);
+
+        return ngx_http_oneid_idp_wait(r, ctx, ngx_http_oneid_logout_done,
+                                       "one_log_out", "access_token",
+                                       &ctx->identity.access_token);
+    }
+
+    /*
+     * the session had already expired here, but OneID's may still be
+     * alive: its token is kept apart for as long as a session may live
+     */
+
+    return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_logout_token,
+                                     "GETDEL", NGX_HTTP_ONEID_TOKEN,
+                                     &ctx->sid, NULL, 0);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_logout_token(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    ctx->next = NULL;
+
+    if (ctx->redis_rc != NGX_OK || ctx->redis_value.len == 0) {
         return ngx_http_oneid_logout_done(r, ctx);
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "oneid: user \"%V\" signed out",
-                  &ctx->identity.field[NGX_HTTP_ONEID_USER_ID]);
+                  "oneid: signed out after the session had expired, "
+                  "ending the OneID session");
 
-    /* end the OneID session too: the next person at a shared computer
-     * must not walk into it */
+    ctx->identity.access_token = ctx->redis_value;
 
     return ngx_http_oneid_idp_wait(r, ctx, ngx_http_oneid_logout_done,
                                    "one_log_out", "access_token",
@@ -1461,12 +1573,20 @@ ngx_http_oneid_logout_done(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
     ctx->next = NULL;
 
-    if (ctx->subrequest != NULL
-        && (ctx->idp_rc != NGX_OK || ctx->idp_status != NGX_HTTP_OK))
-    {
+    if (ctx->subrequest == NULL) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oneid: no OneID token left for this session, "
+                      "OneID's own session could not be ended");
+        return ngx_http_oneid_send_page(r,
+                                        NGX_HTTP_ONEID_PAGE_LOGOUT_PARTIAL);
+    }
+
+    if (ctx->idp_rc != NGX_OK || ctx->idp_status != NGX_HTTP_OK) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "oneid: OneID one_log_out failed (status %ui); the "
                       "local session was ended anyway", ctx->idp_status);
+        return ngx_http_oneid_send_page(r,
+                                        NGX_HTTP_ONEID_PAGE_LOGOUT_PARTIAL);
     }
 
     return ngx_http_oneid_redirect(r, &ctx->conf->logout_redirect);

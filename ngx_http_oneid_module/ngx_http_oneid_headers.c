@@ -23,6 +23,10 @@ static ngx_int_t ngx_http_oneid_push_header(ngx_http_request_t *r,
     ngx_http_oneid_field_t *f, ngx_str_t *value, ngx_uint_t encoding);
 static ngx_int_t ngx_http_oneid_header_has(ngx_http_request_t *r,
     const char *lowcase, const char *token);
+static ngx_int_t ngx_http_oneid_header_is(ngx_table_elt_t *h,
+    const char *value);
+static ngx_int_t ngx_http_oneid_is_this_host(ngx_http_request_t *r,
+    ngx_str_t *url);
 
 
 #define ngx_http_oneid_upper_or_lower(c, l)  ((c) == (l) || (c) == (l) - 32)
@@ -476,6 +480,85 @@ ngx_http_oneid_wants_json(ngx_http_request_t *r)
 
     return ngx_http_oneid_header_has(r, "accept", "json")
            && !ngx_http_oneid_header_has(r, "accept", "html");
+}
+
+
+/*
+ * Whether a request was made by a page of this site (or typed in the
+ * address bar), so that a link or a form on another site cannot act for
+ * the user: "Sec-Fetch-Site" where the browser sends it, else "Origin",
+ * else "Referer".  A request that shows none of them is not known to be.
+ */
+
+ngx_int_t
+ngx_http_oneid_same_origin(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_oneid_find_header(r, (u_char *) "sec-fetch-site",
+                                   sizeof("sec-fetch-site") - 1);
+    if (h != NULL) {
+        return ngx_http_oneid_header_is(h, "same-origin")
+               || ngx_http_oneid_header_is(h, "none");
+    }
+
+    h = ngx_http_oneid_find_header(r, (u_char *) "origin",
+                                   sizeof("origin") - 1);
+    if (h != NULL && !ngx_http_oneid_header_is(h, "null")) {
+        return ngx_http_oneid_is_this_host(r, &h->value);
+    }
+
+    h = r->headers_in.referer;
+    if (h != NULL) {
+        return ngx_http_oneid_is_this_host(r, &h->value);
+    }
+
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_header_is(ngx_table_elt_t *h, const char *value)
+{
+    size_t  len;
+
+    len = ngx_strlen(value);
+
+    return h->value.len == len
+           && ngx_strncasecmp(h->value.data, (u_char *) value, len) == 0;
+}
+
+
+/* "scheme://authority[/...]" whose authority is this request's Host */
+
+static ngx_int_t
+ngx_http_oneid_is_this_host(ngx_http_request_t *r, ngx_str_t *url)
+{
+    u_char           *p, *last, *host;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.host;
+    if (h == NULL || h->value.len == 0) {
+        return 0;
+    }
+
+    last = url->data + url->len;
+
+    p = ngx_strlcasestrn(url->data, last, (u_char *) "://", 3 - 1);
+    if (p == NULL) {
+        return 0;
+    }
+
+    host = p + 3;
+
+    for (p = host; p < last; p++) {
+        if (*p == '/' || *p == '?' || *p == '#') {
+            break;
+        }
+    }
+
+    return (size_t) (p - host) == h->value.len
+           && ngx_strncasecmp(host, h->value.data, h->value.len) == 0;
 }
 
 

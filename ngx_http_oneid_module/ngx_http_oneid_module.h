@@ -271,6 +271,7 @@ ngx_int_t ngx_http_oneid_drop_identity_headers(ngx_http_request_t *r);
 ngx_table_elt_t *ngx_http_oneid_find_header(ngx_http_request_t *r,
     u_char *lowcase, size_t len);
 ngx_int_t ngx_http_oneid_wants_json(ngx_http_request_t *r);
+ngx_int_t ngx_http_oneid_same_origin(ngx_http_request_t *r);
 ngx_int_t ngx_http_oneid_safe_return_uri(ngx_str_t *uri);
 
 /* ngx_http_oneid_page.c */
@@ -282,6 +283,9 @@ typedef enum {
     NGX_HTTP_ONEID_PAGE_STORE_UNAVAILABLE,
     NGX_HTTP_ONEID_PAGE_INTERNAL,
     NGX_HTTP_ONEID_PAGE_COOKIE_CONFLICT,
+    NGX_HTTP_ONEID_PAGE_LOGOUT_CONFIRM,
+    NGX_HTTP_ONEID_PAGE_LOGOUT_FAILED,
+    NGX_HTTP_ONEID_PAGE_LOGOUT_PARTIAL,
     NGX_HTTP_ONEID_PAGE_LAST
 } ngx_http_oneid_page_e;
 

@@ -27,6 +27,8 @@ typedef struct {
     ngx_uint_t   help;
     const char  *title[NGX_HTTP_ONEID_NLANGS];
     const char  *message[NGX_HTTP_ONEID_NLANGS];
+    /* a button that posts to this location again */
+    const char  *button[NGX_HTTP_ONEID_NLANGS];
 } ngx_http_oneid_page_t;
 
 
@@ -51,7 +53,8 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "Ссылка для входа недействительна, устарела или уже "
         "использована. Пожалуйста, войдите снова.",
         "The sign-in link is invalid, has expired or was already used. "
-        "Please sign in again." } },
+        "Please sign in again." },
+      { NULL, NULL, NULL } },
 
     { NGX_HTTP_UNAUTHORIZED, "login_required", 0,
       { "Tizimga kirish talab qilinadi",
@@ -59,7 +62,8 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "Sign-in required" },
       { "Davom etish uchun OneID orqali tizimga kiring.",
         "Чтобы продолжить, войдите через OneID.",
-        "Please sign in with OneID to continue." } },
+        "Please sign in with OneID to continue." },
+      { NULL, NULL, NULL } },
 
     { NGX_HTTP_FORBIDDEN, "identity_refused", 1,
       { "Kirish rad etildi",
@@ -69,7 +73,8 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "oshmadi.",
         "OneID не подтвердил вашу личность, поэтому вход не выполнен.",
         "OneID did not confirm your identity, so you could not be "
-        "signed in." } },
+        "signed in." },
+      { NULL, NULL, NULL } },
 
     { NGX_HTTP_BAD_GATEWAY, "oneid_unavailable", 1,
       { "OneID javob bermayapti",
@@ -80,7 +85,8 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "Служба OneID сейчас не отвечает. Попробуйте снова через "
         "несколько минут.",
         "The OneID service is not responding right now. Please try "
-        "again in a few minutes." } },
+        "again in a few minutes." },
+      { NULL, NULL, NULL } },
 
     { NGX_HTTP_SERVICE_UNAVAILABLE, "session_store_unavailable", 0,
       { "Xizmat vaqtincha ishlamayapti",
@@ -91,7 +97,8 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "Служба входа временно недоступна. Обновите страницу через "
         "минуту.",
         "The sign-in service is temporarily unavailable. Please reload "
-        "the page in a minute." } },
+        "the page in a minute." },
+      { NULL, NULL, NULL } },
 
     { NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error", 0,
       { "Ichki xatolik",
@@ -102,7 +109,8 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "На сервере произошла внутренняя ошибка. Пожалуйста, "
         "попробуйте позже.",
         "An internal error occurred on the server. Please try again "
-        "later." } },
+        "later." },
+      { NULL, NULL, NULL } },
 
     /* two session cookies of one name: one may be planted, use neither */
     { NGX_HTTP_BAD_REQUEST, "cookie_conflict", 0,
@@ -118,7 +126,54 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "настройках браузера и откройте страницу снова.",
         "Your browser sent conflicting sign-in cookies for this site, so "
         "you could not be signed in. Delete this site\xe2\x80\x99s cookies "
-        "in the browser settings, then open the page again." } }
+        "in the browser settings, then open the page again." },
+      { NULL, NULL, NULL } },
+
+    /* a logout not known to come from this site: one click to confirm */
+    { NGX_HTTP_OK, "logout_confirmation_required", 0,
+      { "Tizimdan chiqish",
+        "Выход из системы",
+        "Sign out" },
+      { "Tizimdan chiqishni tasdiqlang.",
+        "Подтвердите выход из системы.",
+        "Please confirm that you want to sign out." },
+      { "Chiqish",
+        "Выйти",
+        "Sign out" } },
+
+    /* the session could not be deleted: it is still there, say so */
+    { NGX_HTTP_SERVICE_UNAVAILABLE, "logout_failed", 0,
+      { "Chiqish yakunlanmadi",
+        "Выход не завершён",
+        "Sign-out not completed" },
+      { "Xizmat vaqtincha ishlamayapti va sessiyangiz hali faol. Qayta "
+        "urinib ko\xe2\x80\x98ring; bo\xe2\x80\x98lmasa, brauzerning "
+        "barcha oynalarini yoping.",
+        "Сервис временно недоступен, и ваш сеанс ещё активен. "
+        "Попробуйте ещё раз; если не получится, закройте все окна "
+        "браузера.",
+        "The service is temporarily unavailable and your session is "
+        "still active. Please try again; if that fails, close all "
+        "browser windows." },
+      { "Qayta urinish",
+        "Повторить",
+        "Try again" } },
+
+    /* signed out here, but OneID's own session may still be alive */
+    { NGX_HTTP_OK, "logout_oneid_unconfirmed", 0,
+      { "Siz tizimdan chiqdingiz",
+        "Вы вышли из системы",
+        "You are signed out" },
+      { "Siz bu saytdan chiqdingiz, ammo OneID\xe2\x80\x99" "dan chiqish "
+        "tasdiqlanmadi. Umumiy kompyuterda brauzerning barcha oynalarini "
+        "yoping yoki id.egov.uz saytida chiqing.",
+        "Вы вышли из этого сайта, но выход из OneID не подтверждён. На "
+        "общем компьютере закройте все окна браузера или выйдите на "
+        "id.egov.uz.",
+        "You are signed out of this site, but signing out of OneID could "
+        "not be confirmed. On a shared computer, close all browser "
+        "windows or sign out at id.egov.uz." },
+      { NULL, NULL, NULL } }
 };
 
 
@@ -167,6 +222,10 @@ CRLF
 static const char  ngx_http_oneid_html_help[] =
 "<p>%s</p>" CRLF
 "<p class=\"w\">%s</p>" CRLF;
+
+static const char  ngx_http_oneid_html_form[] =
+"<form method=\"post\" action=\"%*s\"><button type=\"submit\">%s"
+"</button></form>" CRLF;
 
 static const char  ngx_http_oneid_html_tail[] =
 "<p><a href=\"/\">%s</a></p>" CRLF
@@ -396,8 +455,22 @@ static ngx_int_t
 ngx_http_oneid_html(ngx_http_request_t *r, ngx_http_oneid_page_t *page,
     ngx_uint_t lang, ngx_str_t *body)
 {
-    u_char  *p;
-    size_t   len;
+    u_char     *p;
+    size_t      len;
+    ngx_str_t   action;
+
+    ngx_str_null(&action);
+
+    if (page->button[lang] != NULL) {
+        action.len = r->uri.len
+                     + ngx_escape_html(NULL, r->uri.data, r->uri.len);
+        action.data = ngx_pnalloc(r->pool, action.len);
+        if (action.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        (void) ngx_escape_html(action.data, r->uri.data, r->uri.len);
+    }
 
     len = sizeof(ngx_http_oneid_html_head)
           + 2 * ngx_strlen(page->title[lang])
@@ -405,6 +478,8 @@ ngx_http_oneid_html(ngx_http_request_t *r, ngx_http_oneid_page_t *page,
           + sizeof(ngx_http_oneid_html_help)
           + ngx_strlen(ngx_http_oneid_help[lang])
           + ngx_strlen(ngx_http_oneid_warning[lang])
+          + sizeof(ngx_http_oneid_html_form) + action.len
+          + (page->button[lang] ? ngx_strlen(page->button[lang]) : 0)
           + sizeof(ngx_http_oneid_html_tail)
           + ngx_strlen(ngx_http_oneid_home[lang]) + NGX_INT_T_LEN;
 
@@ -423,6 +498,11 @@ ngx_http_oneid_html(ngx_http_request_t *r, ngx_http_oneid_page_t *page,
         p = ngx_slprintf(p, body->data + len, ngx_http_oneid_html_help,
                          ngx_http_oneid_help[lang],
                          ngx_http_oneid_warning[lang]);
+    }
+
+    if (page->button[lang] != NULL) {
+        p = ngx_slprintf(p, body->data + len, ngx_http_oneid_html_form,
+                         action.len, action.data, page->button[lang]);
     }
 
     p = ngx_slprintf(p, body->data + len, ngx_http_oneid_html_tail,

@@ -331,6 +331,8 @@ please start again from the portal
 === TEST 26: logout without a session: cookie expired, back home
 --- request
 GET /oneid/logout
+--- more_headers
+Sec-Fetch-Site: same-origin
 --- error_code: 302
 --- response_headers_like
 Location: ^http://[^/]+/$
@@ -345,6 +347,8 @@ Set-Cookie: ^oneid_session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:01 GMT; P
 Test::OneID::Conf::server_config(extra => 'oneid_logout_redirect /goodbye.html;')
 --- request
 GET /oneid/logout
+--- more_headers
+Sec-Fetch-Site: same-origin
 --- error_code: 302
 --- response_headers_like
 Location: /goodbye\.html$

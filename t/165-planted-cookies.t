@@ -39,6 +39,8 @@ Set-Cookie: ^__Host-oneid_session_state=[A-Za-z0-9_-]{43}; Max-Age=600; Path=/; 
 === TEST 2: oneid_cookie_secure on: logout expires the __Host- session cookie
 --- request
 GET /oneid/logout
+--- more_headers
+Sec-Fetch-Site: same-origin
 --- error_code: 302
 --- response_headers
 Set-Cookie: __Host-oneid_session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Path=/; HttpOnly; Secure; SameSite=Lax
@@ -297,6 +299,7 @@ Test::OneID::seed_session('T165l' . 'A' x 38, user_id => 'old.logout');
 --- request
 GET /oneid/logout
 --- more_headers
+Sec-Fetch-Site: same-origin
 Cookie: oneid_session=T165lAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 --- error_code: 302
 --- response_headers

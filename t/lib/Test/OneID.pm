@@ -336,6 +336,14 @@ sub request {
         my $cookie = $self->cookie_header($abs);
         $h{Cookie} = $cookie if length $cookie;
     }
+    # as a browser says where a request comes from: the first one is
+    # typed in, later ones follow from the page before
+    if (!$lc{'sec-fetch-site'}) {
+        $h{'Sec-Fetch-Site'} = !defined $self->{last_url} ? 'none'
+            : origin($self->{last_url}) eq origin($abs) ? 'same-origin'
+            : 'cross-site';
+    }
+    $self->{last_url} = $abs;
     my %opt = (headers => \%h);
     if (ref $body eq 'HASH') {
         $opt{content} = $self->{ua}->www_form_urlencode($body);
