@@ -334,7 +334,7 @@ ngx_http_oneid_init(ngx_conf_t *cf)
 
     *h = ngx_http_oneid_access_handler;
 
-    return NGX_OK;
+    return ngx_http_oneid_idp_init(cf);
 }
 
 
