@@ -4,8 +4,9 @@
  *
  * Talking to OneID: the authorize redirect, back-channel calls made as
  * subrequests to the oneid_backend location, whose answers the module
- * collects itself, and parsing what comes back.  OneID is not OpenID Connect: every scalar is a string, any
- * field but "pin" may be missing, "" or null, and formats drift.
+ * collects itself, and parsing what comes back.  OneID is not OpenID
+ * Connect: every scalar is a string, any field but "pin" may be missing,
+ * "" or null, and formats drift.
  */
 
 
