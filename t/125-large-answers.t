@@ -20,6 +20,8 @@
 # arriving with its headers; in production also larger answers from a
 # fast OneID).  Only the 3 KB answers through 4k and more signed in.
 #
+# Also: an SSI include (another subrequest) still reaches the user.
+#
 # Then the cap: an answer of exactly 1 MiB signs in; one byte more (with
 # and without Content-Length) gets 502, the page, exactly one [error] line
 # of the module saying the answer is larger than 1 MB, and no session.
@@ -57,10 +59,13 @@ my $t = Test::OneID->new(
         . server_block($port{'16k'}, buffer => '16k')
         . server_block($port{'none, chunked'}, buffer => '', client => $CHUNKED)
         . server_block($port{'1k'}, buffer => '1k'),
-    config         => server_config(buffer => ''),
+    config         => server_config(buffer => '',
+        locations => 'location /ssi/ { ssi on; root html; }'),
     root_location  => 0,
     log_level      => 'info',
     master_process => 1,    # a crashing worker is then logged, and replaced
+    user_files     => ">>> ssi/index.html\nbefore <!--# include virtual=\"/ssi/part.html\" --> after\n"
+                    . ">>> ssi/part.html\n" . ('part ' x 2000) . "\n",
 );
 
 my @workers = $t->worker_pids;
@@ -127,6 +132,14 @@ signs_in('exactly 1 MiB, chunked', 'none, chunked', 'identify-legal-1m');
 refused('1 MiB + 1 byte', 'none', 'identify-legal-1m-plus');
 refused('1 MiB + 1 byte, chunked', 'none, chunked', 'identify-legal-1m-plus');
 refused('1 MiB + 1 byte, 16k buffer', '16k', 'identify-legal-1m-plus');
+
+# --- other subrequests are none of the module's business: SSI's include
+# still reaches the user, in its place
+{
+    my $res = $t->browser->get('/ssi/index.html');
+    is $res->{status}, 200, 'SSI page: 200';
+    is $res->{body}, 'before ' . ('part ' x 2000) . "\n after\n", 'SSI page: the included part in its place';
+}
 
 # --- nothing crashed, and the same worker served everything
 {
