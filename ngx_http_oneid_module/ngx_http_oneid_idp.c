@@ -3,9 +3,10 @@
  * Copyright (C) The ngx_http_oneid_module authors
  *
  * Talking to OneID: the authorize redirect, back-channel calls made as
- * in-memory subrequests to the oneid_backend location, and parsing what
- * comes back.  OneID is not OpenID Connect: every scalar is a string, any
- * field but "pin" may be missing, "" or null, and formats drift.
+ * subrequests to the oneid_backend location, whose answers the module
+ * collects itself, and parsing what comes back.  OneID is not OpenID
+ * Connect: every scalar is a string, any field but "pin" may be missing,
+ * "" or null, and formats drift.
  */
 
 
@@ -22,9 +23,42 @@
 #define NGX_HTTP_ONEID_MAX_FIELD  1024
 #define NGX_HTTP_ONEID_MAX_TOKEN  512
 
+/*
+ * The largest OneID answer accepted, whatever subrequest_output_buffer_size
+ * says: a representative of thousands of organisations stays well below.
+ */
+#define NGX_HTTP_ONEID_MAX_ANSWER_MB  1
+#define NGX_HTTP_ONEID_MAX_ANSWER     (NGX_HTTP_ONEID_MAX_ANSWER_MB          \
+                                       * 1024 * 1024)
+
+
+/*
+ * The answer of one back-channel subrequest.  The subrequest's
+ * post_subrequest handler being ngx_http_oneid_idp_done is what marks it
+ * as ours; the answer lives here, in the request pool, and reaches ctx
+ * only through that handler.
+ */
+
+typedef struct {
+    ngx_http_oneid_ctx_t         *ctx;
+    ngx_chain_t                  *body;
+    ngx_chain_t                 **last;
+    size_t                        size;
+    unsigned                      too_big:1;
+    unsigned                      failed:1;
+} ngx_http_oneid_answer_t;
+
 
 static ngx_int_t ngx_http_oneid_idp_done(ngx_http_request_t *sr, void *data,
     ngx_int_t rc);
+static ngx_http_oneid_answer_t *ngx_http_oneid_answer(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oneid_answer_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oneid_answer_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_oneid_answer_add(ngx_http_request_t *r,
+    ngx_http_oneid_answer_t *an, ngx_buf_t *b);
+static ngx_int_t ngx_http_oneid_answer_body(ngx_http_request_t *r,
+    ngx_http_oneid_answer_t *an, ngx_str_t *body);
 static ngx_int_t ngx_http_oneid_idp_response(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, const char *what, json_t **root);
 static void ngx_http_oneid_idp_log_error_body(ngx_http_request_t *r,
@@ -48,6 +82,10 @@ static ngx_str_t  ngx_http_oneid_post_method = ngx_string("POST");
 static ngx_str_t  ngx_http_oneid_form_type =
     ngx_string("application/x-www-form-urlencoded");
 static ngx_str_t  ngx_http_oneid_json_type = ngx_string("application/json");
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 /* RFC 3986 unreserved characters stay, everything else is %XX */
@@ -217,6 +255,7 @@ ngx_http_oneid_idp_call(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
     ngx_http_request_t          *sr;
     ngx_http_request_body_t     *rb;
     ngx_http_oneid_param_t       params[6];
+    ngx_http_oneid_answer_t     *an;
     ngx_http_post_subrequest_t  *ps;
     ngx_http_oneid_loc_conf_t   *olcf;
 
@@ -247,17 +286,31 @@ ngx_http_oneid_idp_call(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    an = ngx_pcalloc(r->pool, sizeof(ngx_http_oneid_answer_t));
+    if (an == NULL) {
+        return NGX_ERROR;
+    }
+
+    an->ctx = ctx;
+    an->last = &an->body;
+
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
     if (ps == NULL) {
         return NGX_ERROR;
     }
 
     ps->handler = ngx_http_oneid_idp_done;
-    ps->data = ctx;
+    ps->data = an;
+
+    /*
+     * not NGX_HTTP_SUBREQUEST_IN_MEMORY: its buffer is fixed by
+     * subrequest_output_buffer_size (one page unless set), so a legal
+     * representative of many organisations could not sign in; the
+     * answer filters below collect the answer instead
+     */
 
     if (ngx_http_subrequest(r, &olcf->backend, NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_IN_MEMORY
-                            |NGX_HTTP_SUBREQUEST_WAITED)
+                            NGX_HTTP_SUBREQUEST_WAITED)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -365,17 +418,18 @@ ngx_http_oneid_idp_call(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
 static ngx_int_t
 ngx_http_oneid_idp_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
-    ngx_http_oneid_ctx_t *ctx = data;
+    ngx_http_oneid_answer_t *an = data;
 
-    ngx_buf_t                 *b;
-    ngx_connection_t          *c;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_connection_t      *c;
+    ngx_http_oneid_ctx_t  *ctx;
 
     c = sr->connection;
+    ctx = an->ctx;
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "oneid: subrequest done rc:%i status:%ui error:%d",
-                   rc, sr->headers_out.status, c->error);
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "oneid: subrequest done rc:%i status:%ui error:%d "
+                   "size:%uz", rc, sr->headers_out.status, c->error,
+                   an->size);
 
     if (ctx->subrequest != sr || ctx->idp_rc != NGX_AGAIN) {
         return rc;
@@ -383,38 +437,35 @@ ngx_http_oneid_idp_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     ctx->waiting = 0;
 
-    if (rc != NGX_ERROR && rc < NGX_HTTP_SPECIAL_RESPONSE) {
+    if (an->too_big) {
+        ctx->idp_rc = NGX_ERROR;
+        ctx->idp_status = 0;
+        ctx->idp_too_big = 1;
+
+    } else if (rc != NGX_ERROR && rc < NGX_HTTP_SPECIAL_RESPONSE
+               && !an->failed)
+    {
         ctx->idp_rc = NGX_OK;
         ctx->idp_status = sr->headers_out.status;
 
-        if (sr->out != NULL && sr->out->buf != NULL) {
-            ctx->idp_body.data = sr->out->buf->pos;
-            ctx->idp_body.len = sr->out->buf->last - sr->out->buf->pos;
+        if (ngx_http_oneid_answer_body(sr, an, &ctx->idp_body) != NGX_OK) {
+            ctx->idp_rc = NGX_ERROR;
         }
 
-        return rc;
-    }
-
-    ctx->idp_rc = NGX_ERROR;
-    ctx->idp_status = (rc > 0) ? (ngx_uint_t) rc : 0;
-
-    clcf = ngx_http_get_module_loc_conf(sr, ngx_http_core_module);
-    b = sr->out ? sr->out->buf : NULL;
-
-    if (rc == NGX_ERROR
-        && ((b != NULL && b->last == b->end)
-            || (sr->upstream != NULL
-                && sr->upstream->headers_in.content_length_n
-                   > (off_t) clcf->subrequest_output_buffer_size)))
-    {
-        ctx->idp_too_big = clcf->subrequest_output_buffer_size;
+    } else {
+        ctx->idp_rc = NGX_ERROR;
+        ctx->idp_status = (rc > 0) ? (ngx_uint_t) rc : 0;
     }
 
     /*
      * ngx_http_output_filter() marks the whole connection as failed when
-     * any filter fails, here the in-memory buffer of the subrequest; the
-     * user's socket was never written to, so unless the client itself is
-     * gone the user still gets an answer
+     * any filter fails, here the answer filter refusing an answer over
+     * the cap.  The user's socket was never written to, so unless the
+     * client itself is gone the user still gets an answer.  Whatever rc
+     * says: when nginx had read the whole answer before passing it on,
+     * the upstream module finalizes the subrequest with 0 despite the
+     * failure, and a c->error left set here would make nginx terminate
+     * the user's request, closing the connection with no answer.
      */
 
     if (c->error && !c->read->eof && !c->read->error && !c->write->error) {
@@ -422,6 +473,237 @@ ngx_http_oneid_idp_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     }
 
     return c->error ? rc : NGX_OK;
+}
+
+
+/* the answer of our subrequest r, or NULL for any other request */
+
+static ngx_http_oneid_answer_t *
+ngx_http_oneid_answer(ngx_http_request_t *r)
+{
+    if (r == r->main
+        || r->post_subrequest == NULL
+        || r->post_subrequest->handler != ngx_http_oneid_idp_done)
+    {
+        return NULL;
+    }
+
+    return r->post_subrequest->data;
+}
+
+
+/*
+ * The answer goes no further than here: the filters below would send it
+ * to the user (the postpone filter) or change it (SSI, sub_filter,
+ * charset).  Any other request passes untouched.
+ */
+
+static ngx_int_t
+ngx_http_oneid_answer_header_filter(ngx_http_request_t *r)
+{
+    ngx_buf_t                *b;
+    ngx_chain_t              *cl;
+    ngx_http_oneid_answer_t  *an;
+
+    an = ngx_http_oneid_answer(r);
+
+    if (an == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (r->headers_out.content_length_n > NGX_HTTP_ONEID_MAX_ANSWER) {
+        /* refused before its body is read */
+        an->too_big = 1;
+        return NGX_ERROR;
+    }
+
+    if (r->headers_out.content_length_n > 0 && an->body == NULL) {
+
+        /* the whole answer will be copied into one buffer */
+
+        b = ngx_create_temp_buf(r->pool,
+                                (size_t) r->headers_out.content_length_n);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = b;
+        cl->next = NULL;
+
+        an->body = cl;
+        an->last = &cl->next;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_answer_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t              *cl;
+    ngx_http_oneid_answer_t  *an;
+
+    an = ngx_http_oneid_answer(r);
+
+    if (an == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+
+        if (an->too_big || an->failed) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_oneid_answer_add(r, an, cl->buf) != NGX_OK) {
+            an->failed = 1;
+            return NGX_ERROR;
+        }
+    }
+
+    return an->too_big ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * Copies one buffer of the answer, marking it sent so that the upstream
+ * module reuses it: into the buffer sized by Content-Length, else into a
+ * copy of its own on the answer's chain.  NGX_ERROR: a copy could not be
+ * made; an answer over the cap only sets too_big.
+ */
+
+static ngx_int_t
+ngx_http_oneid_answer_add(ngx_http_request_t *r, ngx_http_oneid_answer_t *an,
+    ngx_buf_t *b)
+{
+    off_t         size;
+    ssize_t       n;
+    ngx_buf_t    *dst;
+    ngx_chain_t  *cl;
+
+    size = ngx_buf_size(b);
+
+    if (ngx_buf_special(b) || size == 0) {
+        return NGX_OK;
+    }
+
+    if (size > (off_t) (NGX_HTTP_ONEID_MAX_ANSWER - an->size)) {
+        an->too_big = 1;
+        return NGX_OK;
+    }
+
+    dst = (an->body != NULL) ? an->body->buf : NULL;
+
+    if (dst == NULL || an->body->next != NULL
+        || dst->end - dst->last < size)
+    {
+        /* no Content-Length (or a wrong one): one copy per buffer */
+
+        dst = ngx_create_temp_buf(r->pool, (size_t) size);
+        if (dst == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = dst;
+        cl->next = NULL;
+
+        *an->last = cl;
+        an->last = &cl->next;
+    }
+
+    if (ngx_buf_in_memory(b)) {
+        dst->last = ngx_cpymem(dst->last, b->pos, (size_t) size);
+
+    } else {
+        /* the upstream module had to write the answer to a temporary file */
+
+        n = ngx_read_file(b->file, dst->last, (size_t) size, b->file_pos);
+
+        if (n != (ssize_t) size) {
+            return NGX_ERROR;
+        }
+
+        dst->last += n;
+    }
+
+    b->pos = b->last;
+    b->file_pos = b->file_last;
+
+    an->size += (size_t) size;
+
+    return NGX_OK;
+}
+
+
+/* the answer as one piece of memory, for the JSON parser */
+
+static ngx_int_t
+ngx_http_oneid_answer_body(ngx_http_request_t *r, ngx_http_oneid_answer_t *an,
+    ngx_str_t *body)
+{
+    u_char       *p;
+    ngx_chain_t  *cl;
+
+    if (an->body == NULL) {
+        ngx_str_null(body);
+        return NGX_OK;
+    }
+
+    if (an->body->next == NULL) {
+        body->data = an->body->buf->pos;
+        body->len = an->body->buf->last - an->body->buf->pos;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, an->size);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    for (cl = an->body; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+
+        /* large copies go back to the system now */
+        (void) ngx_pfree(r->pool, cl->buf->start);
+    }
+
+    body->len = p - body->data;
+
+    an->body = NULL;
+
+    return NGX_OK;
+}
+
+
+/*
+ * At the top of the filter chains (the module's postconfiguration runs
+ * after that of nginx's own filters), so that the answer filters see the
+ * answer before any other filter does.
+ */
+
+ngx_int_t
+ngx_http_oneid_idp_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_oneid_answer_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_oneid_answer_body_filter;
+
+    return NGX_OK;
 }
 
 
@@ -440,19 +722,23 @@ ngx_http_oneid_idp_response(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
 
     if (ctx->idp_too_big) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oneid: OneID %s response is larger than "
-                      "subrequest_output_buffer_size (%uz) of location "
-                      "\"%V\"; raise it there", what, ctx->idp_too_big,
-                      &ctx->conf->backend);
+                      "oneid: OneID %s response is larger than %d MB",
+                      what, NGX_HTTP_ONEID_MAX_ANSWER_MB);
+        return NGX_ERROR;
+    }
+
+    if (ctx->idp_rc != NGX_OK && ctx->idp_status) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oneid: OneID %s request through \"%V\" failed "
+                      "with status %ui",
+                      what, &ctx->conf->backend, ctx->idp_status);
         return NGX_ERROR;
     }
 
     if (ctx->idp_rc != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oneid: OneID %s request through \"%V\" failed%s%ui",
-                      what, &ctx->conf->backend,
-                      ctx->idp_status ? " with status " : "",
-                      ctx->idp_status);
+                      "oneid: OneID %s request through \"%V\" failed",
+                      what, &ctx->conf->backend);
         return NGX_ERROR;
     }
 

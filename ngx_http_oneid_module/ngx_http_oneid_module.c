@@ -347,7 +347,7 @@ ngx_http_oneid_init(ngx_conf_t *cf)
 
     *h = ngx_http_oneid_subrequest_handler;
 
-    return NGX_OK;
+    return ngx_http_oneid_idp_init(cf);
 }
 
 

@@ -228,6 +228,7 @@ ngx_int_t ngx_http_oneid_session_decode(ngx_str_t *in,
     ngx_http_oneid_identity_t *id);
 
 /* ngx_http_oneid_idp.c */
+ngx_int_t ngx_http_oneid_idp_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_oneid_idp_call(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, const char *grant, const char *param,
     ngx_str_t *value);

@@ -83,7 +83,7 @@ my @cases = (
     [ 'identify-nested',       502, qr/OneID identify response is not valid JSON/ ],
     [ 'identify-pin-number',   502, qr/field "pin" is not a string/ ],
     [ 'identify-legal-object', 502, qr/"legal_info" is not an array/ ],
-    [ 'identify-huge',         502, qr/larger than subrequest_output_buffer_size \(16384\)/ ],
+    [ 'identify-giant',        502, qr/OneID identify response is larger than 1 MB/ ],
     [ 'identify-ret-cd',       403, qr/OneID refused the identity: ret_cd is "1"/ ],
     [ 'identify-bad-pin',      403, qr/"pin" is not 14 digits/ ],
     [ 'identify-no-pin',       403, qr/"pin" is not 14 digits/ ],

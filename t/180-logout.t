@@ -10,6 +10,7 @@ use Test::OneID;
 use Test::OneID::Conf qw(http_config server_config);
 
 no_root_location();
+no_shuffle();
 log_level('info');
 
 # one session per block that may end it

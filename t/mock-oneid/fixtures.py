@@ -81,6 +81,13 @@ More back-channel faults (hostile-input tests):
                              deep in role_list (about 60 KB: over a 16k
                              buffer, under 128k)
   identify-giant             identify: 200, about 1 MB of valid JSON
+  identify-legal-3k          identify: a legal representative of many
+  identify-legal-20k         organisations: legal_info holds as many
+  identify-legal-60k         entity objects as make the answer about 3 KB,
+                             20 KB or 60 KB; the is_basic one comes last
+  identify-legal-1m          the same, exactly 1 MiB (1048576 bytes, the
+                             gateway's cap)
+  identify-legal-1m-plus     the same, 1048577 bytes: one byte over the cap
   identify-inject            identify: CR, LF, NUL, TAB, ESC, DEL, U+2028
                              and U+0085 in every field the gateway passes
                              on, a field of control characters only, and a
@@ -89,6 +96,7 @@ More back-channel faults (hostile-input tests):
 """
 
 import copy
+import json
 
 # --- people ---------------------------------------------------------------
 
@@ -338,7 +346,29 @@ SCENARIOS = {
     "identify-giant": ("identify", "giant", "identify: about 1 MB of JSON"),
     "identify-inject": ("identify", "inject",
                         "identify: control characters in every field"),
+    "identify-legal-3k": ("identify", "legal-3k",
+                          "identify: many legal entities, about 3 KB"),
+    "identify-legal-20k": ("identify", "legal-20k",
+                           "identify: many legal entities, about 20 KB"),
+    "identify-legal-60k": ("identify", "legal-60k",
+                           "identify: many legal entities, about 60 KB"),
+    "identify-legal-1m": ("identify", "legal-1m",
+                          "identify: many legal entities, exactly 1 MiB"),
+    "identify-legal-1m-plus": ("identify", "legal-1m-plus",
+                               "identify: many legal entities, 1 MiB + 1"),
 }
+
+# identify-legal-*: answer size in bytes, and whether it is exact
+LEGAL_MANY = {
+    "legal-3k": (3 * 1024, False),
+    "legal-20k": (20 * 1024, False),
+    "legal-60k": (60 * 1024, False),
+    "legal-1m": (1024 * 1024, True),
+    "legal-1m-plus": (1024 * 1024 + 1, True),
+}
+
+# the basic organisation of identify-legal-*: the last legal_info entry
+LEGAL_MANY_BASIC = 9999
 
 # depth of identify-nested-deep
 NESTED_DEEP = 10000
@@ -394,9 +424,49 @@ def ordered(ident):
     return out
 
 
+def legal_entity(n, basic=False):
+    """Organisation number n (1..9999) of legal_info, fixed width."""
+    return {"is_basic": basic, "tin": "3%08d" % n,
+            "acron_UZ": "\"NAMUNA-%04d\" MChJ" % n,
+            "le_tin": "3%08d" % n,
+            "le_name": "\"NAMUNA-%04d\" MAS\u2018ULIYATI CHEKLANGAN "
+                       "JAMIYAT" % n}
+
+
+def answer_size(ident):
+    """Bytes of the identify answer as the mock sends it (UTF-8)."""
+    return len(json.dumps(ordered(ident), ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8"))
+
+
+def legal_many(ident, size, exact):
+    """A legal representative of many organisations, the basic one last:
+    legal_info grows until the answer has size bytes (exact: then per_adr
+    gets trailing spaces to hit size to the byte)."""
+    ident["user_type"] = "L"
+    ident["auth_method"] = "LEPKCSMETHOD"
+    ident["pkcs_legal_tin"] = legal_entity(LEGAL_MANY_BASIC)["tin"]
+    basic = legal_entity(LEGAL_MANY_BASIC, basic=True)
+    ident["legal_info"] = [basic]
+    one = answer_size(ident) - answer_size(dict(ident, legal_info=[]))
+    # every entry has the same length (fixed-width numbers), plus a comma;
+    # false is one byte longer than true
+    n = max(0, (size - answer_size(ident)) // (one + 2))
+    ident["legal_info"] = [legal_entity(i + 1) for i in range(n)] + [basic]
+    if exact:
+        ident["per_adr"] += " " * (size - answer_size(ident))
+        assert answer_size(ident) == size
+    else:
+        while answer_size(ident) < size:
+            n += 1
+            ident["legal_info"].insert(-1, legal_entity(n))
+
+
 def apply_identify_scenario(kind, ident, huge_bytes=64 * 1024):
     """Change an identity the way an identify scenario asks (in place)."""
-    if kind == "ret-cd":
+    if kind in LEGAL_MANY:
+        legal_many(ident, *LEGAL_MANY[kind])
+    elif kind == "ret-cd":
         ident["ret_cd"] = "1"
     elif kind == "bad-pin":
         ident["pin"] = "12345"

@@ -82,6 +82,9 @@ DEFAULT_SETTINGS = {
                                      # must equal the one of the code
     "slow_seconds": 3.0,             # token-slow, identify-slow
     "nested_depth": 5000,            # identify-nested
+    "chunked": False,                # identify: Transfer-Encoding: chunked,
+                                     # no Content-Length (as a servlet does
+                                     # once its output buffer overflows)
 }
 
 CHOICES = {
@@ -266,20 +269,35 @@ class Handler(BaseHTTPRequestHandler):
             return client["settings"][key]
         return self.server.store.settings[key]
 
-    def send(self, status, body, ctype=JSON_TYPE, headers=()):
+    def send(self, status, body, ctype=JSON_TYPE, headers=(), chunked=False):
         if isinstance(body, str):
             body = body.encode("utf-8", "replace")
         self.send_response(status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         for k, v in headers:
             self.send_header(k, v)
         if self.close_connection:
             self.send_header("Connection", "close")
+        if self.command == "HEAD":
+            self.end_headers()
+            return
+        if not chunked:
+            # headers and body in one write, as a servlet container sends
+            # an answer that fits its output buffer: the gateway may then
+            # read the whole answer at once
+            self._headers_buffer.append(b"\r\n" + body)
+            self.flush_headers()
+            return
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        for i in range(0, len(body), 8192):
+            part = body[i:i + 8192]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+        self.wfile.write(b"0\r\n\r\n")
 
     def send_json(self, status, obj, client=None, ascii_only=False,
                   headers=()):
@@ -850,7 +868,8 @@ class Handler(BaseHTTPRequestHandler):
             body = '{"pin":"%s",%s' % (fixtures.DUPLICATE_PIN, body[1:])
         ctype = JSON_TYPE if self.setting("charset", client) \
             else "application/json"
-        self.send(200, body, ctype)
+        self.send(200, body, ctype,
+                  chunked=bool(self.setting("chunked", client)))
 
     def grant_logout(self, client, p):
         st = self.server.store
@@ -990,6 +1009,9 @@ def main():
     sw.add_argument("--refresh", action="store_const", const=True,
                     dest="refresh", help="accept grant_type=refresh_token")
     sw.add_argument("--nested-depth", type=int, dest="nested_depth")
+    sw.add_argument("--chunked", action="store_const", const=True,
+                    dest="chunked",
+                    help="identify answers chunked, without Content-Length")
     args = ap.parse_args()
 
     def die(msg):

@@ -548,6 +548,29 @@ def run(c):
           and len(ident["full_name"].encode()) > 1024
           and ident["legal_info"][0]["is_basic"] is True, "identify-inject")
 
+    for name, low, high in (("identify-legal-3k", 3072, 3500),
+                            ("identify-legal-20k", 20480, 21000),
+                            ("identify-legal-60k", 61440, 62000),
+                            ("identify-legal-1m", 1048576, 1048576),
+                            ("identify-legal-1m-plus", 1048577, 1048577)):
+        s, h, b = identify_step(name)
+        ident = j(b)
+        li = ident["legal_info"]
+        check(s == 200 and low <= len(b) <= high
+              and int(h["content-length"]) == len(b)
+              and ident["user_type"] == "L" and len(li) > 1
+              and li[-1]["is_basic"] is True
+              and li[-1]["tin"] == ident["pkcs_legal_tin"]
+              and not any(e["is_basic"] for e in li[:-1]),
+              "%s: %d bytes, %d organisations" % (name, len(b), len(li)))
+    at = c.access_token("identify-legal-20k", "dmed-chunked",
+                        "chunked-secret-0123456789")
+    s, h, b = c.identify(at, "dmed-chunked", "chunked-secret-0123456789")
+    check(s == 200 and h.get("transfer-encoding") == "chunked"
+          and "content-length" not in h and len(b) >= 20480
+          and j(b)["legal_info"][-1]["is_basic"] is True,
+          "dmed-chunked: identify chunked, no Content-Length")
+
     at = c.access_token("logout-500")
     check(c.identify(at)[0] == 200, "logout-500: identify fine")
     check(c.logout(at)[0] == 500, "logout-500: one_log_out 500")

@@ -77,6 +77,12 @@ sub error_log_since_mark {
     return Test::Nginx::Server::read_error_log($self->{mark});
 }
 
+# The [error] (and worse) lines since the mark, as a list.
+sub errors_since_mark {
+    my ($self) = @_;
+    return grep { /\[(error|crit|alert|emerg)\]/ } split /^/, $self->error_log_since_mark;
+}
+
 # Poll the new part of error.log until $pattern (substring or qr//) shows
 # up; returns the matching line or undef after $timeout seconds.
 sub wait_for_error_log {

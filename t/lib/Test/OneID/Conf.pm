@@ -11,12 +11,19 @@ package Test::OneID::Conf;
 #                            locations => 'more location blocks',
 #                            cookie_secure => 'on' (default 'off': the
 #                            suite talks plain HTTP)
+#                            buffer => subrequest_output_buffer_size of
+#                                      /_oneid ('16k'; '' leaves the line
+#                                      out: nginx's default),
+#                            client => [client_id, client_secret] of the
+#                                      mock (default dmed)
+#   server_block($port, %opt)  server_config(%opt) as a server {} of its
+#                            own on 127.0.0.1:$port
 
 use strict;
 use warnings;
 
 use Exporter 'import';
-our @EXPORT_OK = qw(http_config server_config env);
+our @EXPORT_OK = qw(http_config server_config server_block env);
 
 sub env {
     my ($name, $default) = @_;
@@ -43,10 +50,14 @@ sub server_config {
     my $locations = $opt{locations} // '';
     my $buffer = $opt{buffer} // '16k';
     my $secure = $opt{cookie_secure} // 'off';
+    my ($client_id, $secret) = @{ $opt{client} || [] };
+    $client_id //= 'dmed';
+    $secret //= 'dm3d+S3cr/et=&x==';
+    $buffer = length $buffer ? "subrequest_output_buffer_size $buffer;" : '';
 
     return <<"END";
-    oneid_client_id        dmed;
-    oneid_client_secret    "dm3d+S3cr/et=&x==";
+    oneid_client_id        $client_id;
+    oneid_client_secret    "$secret";
     oneid_redirect_uri     http://127.0.0.1:$port/oneid/callback;
     oneid_authorize_url    https://127.0.0.1:$oneid/sso/oauth/Authorization.do;
     oneid_backend          /_oneid;
@@ -61,7 +72,7 @@ sub server_config {
         proxy_ssl_verify on;
         proxy_ssl_trusted_certificate $ca;
         proxy_read_timeout 5s;
-        subrequest_output_buffer_size $buffer;
+        $buffer
     }
 
     location = /oneid/callback { oneid_callback; }
@@ -80,6 +91,12 @@ sub server_config {
 
     $locations
 END
+}
+
+sub server_block {
+    my ($port, %opt) = @_;
+    return "server {\n    listen 127.0.0.1:$port;\n    server_name localhost;\n"
+        . server_config(%opt) . "}\n";
 }
 
 1;
