@@ -206,6 +206,7 @@ ngx_int_t ngx_http_oneid_sentinel_ask(ngx_http_oneid_sentinel_t *sn,
     ngx_log_t *log, ngx_http_oneid_sentinel_handler_pt handler, void *data);
 void ngx_http_oneid_sentinel_watch(ngx_http_oneid_sentinel_t *sn,
     ngx_log_t *log, ngx_http_oneid_sentinel_handler_pt handler, void *data);
+void ngx_http_oneid_sentinel_cancel(ngx_http_oneid_sentinel_t *sn);
 void ngx_http_oneid_sentinel_close(ngx_http_oneid_sentinel_t *sn);
 
 /* ngx_http_oneid_cache.c */

@@ -48,6 +48,7 @@ struct ngx_http_oneid_redis_s {
     ngx_uint_t                       state;
     ngx_uint_t                       failed;
     ngx_msec_t                       retry_at;
+    ngx_msec_t                       reask_at;
     ngx_event_t                      connect_timer;
     ngx_log_t                       *log;
     ngx_uint_t                       asking;
@@ -109,6 +110,7 @@ static void ngx_http_oneid_redis_disconnected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_oneid_redis_went_down(ngx_http_oneid_redis_t *rd,
     const char *what, const char *why);
+static void ngx_http_oneid_redis_reask(ngx_http_oneid_redis_t *rd);
 static void ngx_http_oneid_redis_connect_timeout(ngx_event_t *ev);
 static void ngx_http_oneid_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
@@ -725,6 +727,12 @@ ngx_http_oneid_redis_master_found(void *data, ngx_int_t rc, u_char *host,
 
     rd->asking = 0;
 
+    if (rd->ac != NULL) {
+        /* one command connection per worker: keep the one made meanwhile */
+        ngx_http_oneid_redis_send_waiting(rd, NULL);
+        return;
+    }
+
     if (rc != NGX_OK) {
         ngx_http_oneid_redis_went_down(rd, "cannot find", (char *) err->data);
         ngx_http_oneid_redis_send_waiting(rd, err);
@@ -763,6 +771,8 @@ ngx_http_oneid_redis_master_switched(void *data, ngx_int_t rc, u_char *host,
 {
     ngx_http_oneid_redis_t  *rd = data;
 
+    ngx_str_t  e;
+
     if (port == rd->port && ngx_strcmp(host, rd->host) == 0) {
         return;
     }
@@ -781,8 +791,28 @@ ngx_http_oneid_redis_master_switched(void *data, ngx_int_t rc, u_char *host,
 
     ngx_http_oneid_redis_set_master(rd, host, port);
 
-    rd->announced = 1;
     rd->retry_at = ngx_current_msec;
+
+    if (!rd->asking) {
+        rd->announced = 1;
+        return;
+    }
+
+    /*
+     * a question to a sentinel is under way: its answer may name the old
+     * master and would open a second connection, so drop it, and give
+     * the requests waiting for it the announced master now
+     */
+
+    ngx_http_oneid_sentinel_cancel(rd->sentinel);
+    rd->asking = 0;
+
+    if (ngx_http_oneid_redis_connect(rd, &e) != NGX_OK) {
+        ngx_http_oneid_redis_send_waiting(rd, &e);
+        return;
+    }
+
+    ngx_http_oneid_redis_send_waiting(rd, NULL);
 }
 
 
@@ -932,12 +962,16 @@ ngx_http_oneid_redis_role_reply(redisAsyncContext *ac, void *reply,
         && rr->element[0]->type == REDIS_REPLY_STRING
         && ngx_strcmp(rr->element[0]->str, "master") == 0)
     {
+        /* a demotion of this master will be a new one: ask at once again */
+        rd->reask_at = 0;
+
         ngx_http_oneid_redis_came_up(rd);
         return;
     }
 
     ngx_http_oneid_redis_reset(rd, "it is not the master, asking the "
                                    "sentinels again");
+    ngx_http_oneid_redis_reask(rd);
 }
 
 
@@ -1033,6 +1067,25 @@ ngx_http_oneid_redis_went_down(ngx_http_oneid_redis_t *rd, const char *what,
 }
 
 
+/*
+ * The master was demoted: the sentinels most likely know the new one, so
+ * the next request asks them at once rather than after the retry interval;
+ * but only once per interval until a master is found, as a sentinel that
+ * still names the demoted node would make a loop of connections.
+ */
+
+static void
+ngx_http_oneid_redis_reask(ngx_http_oneid_redis_t *rd)
+{
+    if (ngx_current_msec < rd->reask_at) {
+        return;
+    }
+
+    rd->retry_at = ngx_current_msec;
+    rd->reask_at = ngx_current_msec + NGX_HTTP_ONEID_REDIS_RETRY;
+}
+
+
 static void
 ngx_http_oneid_redis_connect_timeout(ngx_event_t *ev)
 {
@@ -1063,6 +1116,7 @@ ngx_http_oneid_redis_reply(redisAsyncContext *ac, void *reply,
     {
         ngx_http_oneid_redis_reset(rd, "it answers READONLY, asking the "
                                        "sentinels again");
+        ngx_http_oneid_redis_reask(rd);
     }
 
     if (cmd->handler == NULL) {

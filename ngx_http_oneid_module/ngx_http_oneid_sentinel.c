@@ -77,6 +77,7 @@ static void ngx_http_oneid_sentinel_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
 static ngx_int_t ngx_http_oneid_sentinel_take(ngx_http_oneid_sentinel_t *sn,
     redisReply *rr, const char **why);
+static ngx_int_t ngx_http_oneid_sentinel_is_ip(u_char *p, size_t len);
 static void ngx_http_oneid_sentinel_connected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_oneid_sentinel_disconnected(const redisAsyncContext *ac,
@@ -255,6 +256,19 @@ ngx_http_oneid_sentinel_close(ngx_http_oneid_sentinel_t *sn)
 }
 
 
+/*
+ * The answer is no longer wanted (a failover was announced meanwhile):
+ * a late one could name the old master, and would be a second connection.
+ */
+
+void
+ngx_http_oneid_sentinel_cancel(ngx_http_oneid_sentinel_t *sn)
+{
+    sn->handler = NULL;
+    ngx_http_oneid_sentinel_drop(sn);
+}
+
+
 /* from now on, call handler with the new address after each failover */
 
 void
@@ -377,13 +391,24 @@ ngx_http_oneid_sentinel_watch_message(redisAsyncContext *ac, void *reply,
 
     if (n != 5 || len[0] != sn->master.len
         || ngx_strncmp(field[0], sn->master.data, len[0]) != 0
-        || len[3] > NGX_SOCKADDR_STRLEN)
+        || len[3] == 0 || len[3] > NGX_SOCKADDR_STRLEN)
     {
         return;
     }
 
     port = ngx_atoi(field[4], len[4]);
     if (port < 1 || port > 65535) {
+        return;
+    }
+
+    /* as for the answer to a question: hiredis would resolve it blocking */
+
+    if (ngx_http_oneid_sentinel_is_ip(field[3], len[3]) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, w->timer.log, 0,
+                      "oneid: redis sentinel at %V announces the new "
+                      "master \"%V\" by host name \"%*s\", not IP address, "
+                      "ignored (sentinel resolve-hostnames is not supported)",
+                      &w->addr->name, &sn->master, len[3], field[3]);
         return;
     }
 
@@ -576,8 +601,7 @@ static ngx_int_t
 ngx_http_oneid_sentinel_take(ngx_http_oneid_sentinel_t *sn, redisReply *rr,
     const char **why)
 {
-    ngx_int_t         port;
-    struct in6_addr   inaddr6;
+    ngx_int_t  port;
 
     if (rr == NULL) {
         *why = sn->ac->err ? sn->ac->errstr : "connection closed";
@@ -611,11 +635,9 @@ ngx_http_oneid_sentinel_take(ngx_http_oneid_sentinel_t *sn, redisReply *rr,
         return NGX_ERROR;
     }
 
-    if (ngx_inet_addr((u_char *) rr->element[0]->str, rr->element[0]->len)
-        == INADDR_NONE
-        && ngx_inet6_addr((u_char *) rr->element[0]->str,
-                          rr->element[0]->len, inaddr6.s6_addr)
-           != NGX_OK)
+    if (ngx_http_oneid_sentinel_is_ip((u_char *) rr->element[0]->str,
+                                      rr->element[0]->len)
+        != NGX_OK)
     {
         *why = "the master is given by host name, not IP address "
                "(sentinel resolve-hostnames is not supported)";
@@ -627,6 +649,21 @@ ngx_http_oneid_sentinel_take(ngx_http_oneid_sentinel_t *sn, redisReply *rr,
     sn->answer_port = (int) port;
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_sentinel_is_ip(u_char *p, size_t len)
+{
+#if (NGX_HAVE_INET6)
+    u_char  inaddr6[16];
+
+    if (ngx_inet6_addr(p, len, inaddr6) == NGX_OK) {
+        return NGX_OK;
+    }
+#endif
+
+    return ngx_inet_addr(p, len) == INADDR_NONE ? NGX_DECLINED : NGX_OK;
 }
 
 

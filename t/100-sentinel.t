@@ -18,7 +18,13 @@
 #      module must leave the read-only node it is connected to;
 #   7. passwords for the Sentinels (sentinel_password=) and for the data
 #      nodes (password=), right and wrong;
-#   8. no [alert]/[crit], no crashed worker, the same worker throughout.
+#   8. no [alert]/[crit], no crashed worker, the same worker throughout;
+#   9. READONLY when the Sentinels already name another master: the next
+#      request is served there, without a second of 503s;
+#  10. a failover announced while a Sentinel is slow to answer the question
+#      asked before it (a proxy holds that Sentinel's answers): the late
+#      answer names the old master and must not open a second connection;
+#      a +switch-master that names a host is refused.
 #
 # Time bounds are outcome bounds, generous for a busy 2-core machine: how
 # fast a failover goes is Sentinel's business (down-after-milliseconds
@@ -121,8 +127,9 @@ make_path($dir);
 my $owner = $$;
 END { stop_all() if defined $owner && $$ == $owner }
 
-for my $port ($base .. $base + 6) {    # +5 and +6 stay closed
-    die "port $port is in use: this test needs ports $base-" . ($base + 6)
+my $P = $base + 7;                      # the proxy of part 10
+for my $port ($base .. $P) {            # +5 and +6 stay closed
+    die "port $port is in use: this test needs ports $base-$P"
         . " (they follow TEST_NGINX_REDIS_PORT)\n"
         if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1);
 }
@@ -290,6 +297,46 @@ is rc($S[1], 'SENTINEL', 'FAILOVER', $NAME), 'OK', 'SENTINEL FAILOVER to the oth
 ok wait_until(60, 'the Sentinels to settle', sub { healthy($B, $A) }), 'the Sentinels settled'
     or diag sentinel_state();
 
+# --- 9. READONLY from a master that the Sentinels have already replaced
+
+# A switch behind the module's back: A becomes a master, the Sentinels
+# are told to watch it (no +switch-master), then B a replica of A.  The
+# module's connection to B stays open: its next write answers READONLY,
+# while asking the Sentinels would give A at once.
+is $b->get('/ward')->{status}, 200, 'served by B before the switch behind its back';
+$t->mark_error_log;
+is rc($A, 'REPLICAOF', 'NO', 'ONE'), 'OK', "$A made a master by hand";
+remonitor($A);
+is rc($B, 'REPLICAOF', '127.0.0.1', $A), 'OK', "... $B its replica, the Sentinels name $A";
+{
+    # one request every 50 ms; a 200 that restores the TTL lowered on A
+    # was served by A
+    my ($t0, @seen, $served) = (time);
+    while (time - $t0 < 5) {
+        rc($A, 'EXPIRE', $key, 1000);
+        my $res = $b->get('/ward');
+        push @seen, [ time - $t0, $res->{status} ];
+        if ($res->{status} == 200 && rc($A, 'TTL', $key) > 1000) {
+            $served = time - $t0;
+            last;
+        }
+        sleep 0.05;
+    }
+    my @s503 = grep { $_->[1] == 503 } @seen;
+    diag sprintf 'READONLY with the Sentinels up to date: %d requests got 503, served by the'
+        . ' new master after %s s', scalar @s503, defined $served ? sprintf('%.2f', $served) : 'never';
+    ok defined $served, 'served by the master the Sentinels name';
+    ok @s503 >= 1, '... after a 503 for the request that saw READONLY';
+    ok $t->wait_for_error_log(qr/READONLY/, 1), '... which is logged';
+    ok defined $served && @s503 && $served - $s503[0][0] < 0.5,
+        '... within 0.5 s: the Sentinels are asked again at once, no 1 s retry window';
+    ok @s503 <= 2, '... so one or two requests got 503, not all those of a second';
+    is_deeply [ grep { $_->[1] != 200 && $_->[1] != 503 } @seen ], [],
+        'only 200 or 503 meanwhile';
+}
+ok wait_until(60, 'the Sentinels to settle', sub { healthy($A, $B) }), 'the Sentinels settled'
+    or diag sentinel_state();
+
 # --- 8 (first nginx). nothing crashed
 
 is_deeply [ worker_pids() ], \@workers, 'the same worker served every phase (no crash, no reload)';
@@ -299,6 +346,91 @@ is_deeply [ worker_pids() ], \@workers, 'the same worker served every phase (no 
     unlike $all, qr/exited on signal|signal 11/, 'no worker exited on a signal';
 }
 undef $t;
+
+# --- 10. a failover announced while a Sentinel is slow to answer
+
+# The first Sentinel of the list is reached through a proxy that holds its
+# answers on demand.  The worker loses its connection and asks that
+# Sentinel, which answers A at once, but the answer is held; meanwhile
+# SENTINEL FAILOVER moves the master to B and the other Sentinels announce
+# it; then the answer naming A is let through.
+my $proxy = Test::OneID::HoldProxy->new(listen => $P, upstream => $S[0],
+                                        status => "$dir/proxy.status");
+$t = gateway("127.0.0.1:$P 127.0.0.1:$S[1] 127.0.0.1:$S[2] master=$NAME"
+             . ' connect_timeout=5s timeout=5s');
+{
+    my ($worker) = worker_pids();
+    my $c = $t->browser;
+    is $c->login('/ward', user => 'doctor')->{status}, 302, 'slow Sentinel: login through the proxy';
+    is $c->get('/ward')->{status}, 200, '... served by the master';
+    my $k = session_key($c);
+    is rc($A, 'EXISTS', $k), 1, "... which is $A";
+    ok wait_until(10, 'the worker to subscribe on every Sentinel', sub {
+        3 == grep { rc($_, 'CLIENT', 'LIST') =~ /cmd=subscribe/ } @S }),
+        '... the worker subscribed to +switch-master on every Sentinel';
+
+    my @data = data_connections($worker);
+    is scalar @data, 1, 'the worker has one connection to a data node' or diag "@data";
+    $t->mark_error_log;
+    $proxy->hold;
+    rc($A, 'CLIENT', 'KILL', 'ADDR', "127.0.0.1:$data[0][0]") if @data;
+    ok $t->wait_for_error_log(qr/lost connection to redis/, 2), 'its connection is killed';
+
+    # a request in the background: it waits for the answer held back
+    pipe my $rd, my $wr or die $!;
+    my $kid = fork // die "fork: $!";
+    if ($kid == 0) {
+        close $rd;
+        my $res = eval { $c->get('/ward') };
+        print $wr $res ? $res->{status} : 0;
+        close $wr;
+        POSIX::_exit(0);
+    }
+    close $wr;
+    ok $proxy->wait_status(1, 5), 'the request asked the slow Sentinel, whose answer is held';
+
+    is rc($S[1], 'SENTINEL', 'FAILOVER', $NAME), 'OK', 'SENTINEL FAILOVER meanwhile';
+    ok $t->wait_for_error_log(qr/announce a new master "\Q$NAME\E" at 127\.0\.0\.1:$B\b/, 9),
+        "... announced by the other Sentinels: $B";
+    my @after = map { $c->get('/ward')->{status} } 1 .. 3;
+    is_deeply \@after, [200, 200, 200], '... and served after the announcement';
+
+    $proxy->release;
+    ok wait_until(2, 'the proxy to let the answers through', sub { $proxy->held == 0 }),
+        'the held answer (naming A) is let through';
+    sleep 0.5;
+    my $late = do { local $/; <$rd> } // '';
+    waitpid $kid, 0;
+    like $late, qr/^(200|503)$/, "the request that waited for the slow Sentinel: $late";
+
+    # every write goes to the new master, over one connection
+    my @keys;
+    for my $user (qw(citizen-basic citizen-eds doctor citizen-basic doctor)) {
+        my $d = $t->browser;
+        $d->login('/ward', user => $user);
+        push @keys, session_key($d) if $d->get('/ward')->{status} == 200;
+    }
+    is scalar @keys, 5, 'five logins after the late answer';
+    is_deeply [ map { rc($B, 'EXISTS', $_) } @keys ], [ (1) x @keys ],
+        "... every session is written to the new master $B";
+    is_deeply [ grep { rc($A, 'EXISTS', $_) && !rc($B, 'EXISTS', $_) } @keys ], [],
+        "... none to the old master $A only";
+    @data = data_connections($worker);
+    is_deeply [ map { $_->[1] } @data ], [$B],
+        "the worker holds exactly one connection to a data node, to $B";
+    unlike $t->error_log_since_mark, qr/sentinels give master "\Q$NAME\E" at 127\.0\.0\.1:$A\b/,
+        '... the late answer naming A was not used';
+}
+undef $t;
+{
+    my $all = Test::Nginx::Server::read_error_log(0);
+    unlike $all, qr/open socket #\d+ left in connection/,
+        'no connection left open when the worker quits';
+    unlike $all, qr/\[(alert|crit|emerg)\]|exited on signal/, 'no [alert]/[crit], no crash';
+}
+$proxy->stop;
+ok wait_until(60, 'the Sentinels to settle', sub { healthy($B, $A) }), 'the Sentinels settled'
+    or diag sentinel_state();
 
 # --- 7. passwords: Sentinels and data nodes both require one
 
@@ -544,6 +676,25 @@ sub wait_until {
     }
     diag "gave up after ${timeout}s waiting for $what";
     return undef;
+}
+
+# Make every Sentinel watch $master under $NAME at once, without a failover
+# nor a +switch-master, with the settings of start_sentinel.
+sub remonitor {
+    my ($master) = @_;
+    for my $s (@S) {
+        rc($s, 'SENTINEL', 'REMOVE', $NAME);
+        rc($s, 'SENTINEL', 'MONITOR', $NAME, '127.0.0.1', $master, 2);
+        rc($s, 'SENTINEL', 'SET', $NAME, 'down-after-milliseconds', 1000);
+        rc($s, 'SENTINEL', 'SET', $NAME, 'failover-timeout', 5000);
+        rc($s, 'SENTINEL', 'SET', $NAME, 'parallel-syncs', 1);
+    }
+}
+
+# The worker's connections to the data nodes: [local port, remote port].
+sub data_connections {
+    my ($pid) = @_;
+    return grep { $_->[1] == $A || $_->[1] == $B } Test::OneID::tcp_connections($pid);
 }
 
 sub master_addr {

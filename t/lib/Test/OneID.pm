@@ -213,6 +213,28 @@ sub resp_fill {
     die "read failed: $!\n" unless defined $n;
 }
 
+# The established TCP connections of process $pid (an nginx worker), as
+# [local port, remote port] pairs, from its sockets in /proc.
+sub tcp_connections {
+    my ($pid) = @_;
+    my %mine;
+    for my $fd (glob "/proc/$pid/fd/*") {
+        my $link = readlink($fd) // next;
+        $mine{$1} = 1 if $link =~ /^socket:\[(\d+)\]$/;
+    }
+    my @conns;
+    for my $table ("/proc/$pid/net/tcp", "/proc/$pid/net/tcp6") {
+        open my $fh, '<', $table or next;
+        <$fh>;
+        while (my $line = <$fh>) {
+            my @f = split ' ', $line;
+            next unless $f[3] eq '01' && $mine{ $f[9] };    # ESTABLISHED
+            push @conns, [ map { hex((split /:/)[-1]) } @f[1, 2] ];
+        }
+    }
+    return @conns;
+}
+
 # ---------------------------------------------------------------------------
 # Sessions written straight into Redis, as a login leaves them (see
 # ngx_http_oneid_session.c), for tests that need a signed-in request but
@@ -297,6 +319,143 @@ sub mock_requests {
     my $path = '/__mock/requests';
     $path .= '?grant_type=' . Test::OneID::Browser::uri_escape($grant_type) if defined $grant_type;
     return $self->mock_get_json($path);
+}
+
+# ===========================================================================
+package Test::OneID::HoldProxy;
+
+# A TCP proxy, in a child process, in front of a real server (a Redis
+# Sentinel) that can hold the server's answers back to make it slow at will:
+#
+#   my $p = Test::OneID::HoldProxy->new(listen => $port, upstream => $port2,
+#                                       status => "$dir/proxy.status");
+#   $p->hold;       # from now on keep the answers; requests still go through
+#   $p->held;       # how many answers (reads from the server) it keeps
+#   $p->release;    # send what was kept, and pass answers through again
+#   $p->stop;
+
+use Carp qw(croak);
+use IO::Select;
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes qw(time sleep);
+
+sub new {
+    my ($class, %o) = @_;
+    my $listen = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1', LocalPort => $o{listen}, Listen => 16,
+        ReuseAddr => 1, Proto => 'tcp')
+        or croak "HoldProxy: cannot listen on 127.0.0.1:$o{listen}: $@";
+    unlink $o{status};
+    my $pid = fork // croak "HoldProxy: fork: $!";
+    if ($pid == 0) {
+        eval { run($listen, $o{upstream}, $o{status}) };
+        POSIX::_exit(0);
+    }
+    close $listen;
+    my $self = bless { pid => $pid, status => $o{status}, owner => $$ }, $class;
+    $self->wait_status(0) or croak 'HoldProxy: the proxy did not start';
+    return $self;
+}
+
+sub held {
+    my ($self) = @_;
+    open my $fh, '<', $self->{status} or return undef;
+    my $n = <$fh> // '';
+    return $n =~ /^(\d+)$/ ? $1 : undef;
+}
+
+sub wait_status {
+    my ($self, $want, $timeout) = @_;
+    my $deadline = time + ($timeout // 5);
+    while (time < $deadline) {
+        my $n = $self->held;
+        return 1 if defined $n && $n >= $want;
+        sleep 0.02;
+    }
+    return 0;
+}
+
+sub hold    { kill USR1 => $_[0]{pid} }
+sub release { kill USR2 => $_[0]{pid} }
+
+sub stop {
+    my ($self) = @_;
+    my $pid = delete $self->{pid} or return;
+    return if $$ != $self->{owner};
+    kill TERM => $pid;
+    waitpid $pid, 0;
+}
+
+sub DESTROY { $_[0]->stop }
+
+sub run {
+    my ($listen, $upstream, $status) = @_;
+    my ($hold, $release, $held) = (0, 0, 0);
+    my (%peer, %from_server, %kept);
+    local $SIG{USR1} = sub { $hold = 1 };
+    local $SIG{USR2} = sub { $release = 1 };
+    local $SIG{TERM} = sub { POSIX::_exit(0) };
+    local $SIG{PIPE} = 'IGNORE';
+
+    my $report = sub {
+        open my $fh, '>', "$status.tmp" or return;
+        print $fh "$held\n";
+        close $fh;
+        rename "$status.tmp", $status;
+    };
+    my $send = sub {
+        my ($sock, $data) = @_;
+        while (length $data) {
+            my $n = syswrite($sock, $data) or return;
+            substr($data, 0, $n, '');
+        }
+    };
+    my $sel = IO::Select->new($listen);
+    my $drop = sub {
+        for my $s (@_) {
+            $sel->remove($s);
+            delete @{$_}{$s} for \%peer, \%from_server, \%kept;
+            close $s;
+        }
+    };
+    $report->();
+
+    while (1) {
+        if ($release) {
+            ($hold, $release, $held) = (0, 0, 0);
+            for my $k (values %kept) {
+                $send->(@$k) if exists $peer{ $k->[0] };
+            }
+            %kept = ();
+            $report->();
+        }
+        for my $s ($sel->can_read(0.02)) {
+            if ($s == $listen) {
+                my $client = $listen->accept or next;
+                my $server = IO::Socket::INET->new(
+                    PeerAddr => '127.0.0.1', PeerPort => $upstream, Proto => 'tcp')
+                    or do { close $client; next };
+                @peer{$client, $server} = ($server, $client);
+                $from_server{$server} = 1;
+                $sel->add($client, $server);
+                next;
+            }
+            my $other = $peer{$s} or next;
+            my $n = sysread($s, my $buf, 65536);
+            if (!$n) {
+                $drop->($s, $other);
+                next;
+            }
+            if ($from_server{$s} && $hold) {
+                ($kept{$other} //= [$other, ''])->[1] .= $buf;
+                $held++;
+                $report->();
+            } else {
+                $send->($other, $buf);
+            }
+        }
+    }
 }
 
 package Test::OneID::RedisError;
