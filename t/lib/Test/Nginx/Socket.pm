@@ -12,7 +12,7 @@ package Test::Nginx::Socket;
 # block with an explanation instead: such a block passes upstream while
 # testing nothing.  Sections:
 #
-#   config http_config main_config   $TEST_NGINX_[A-Z0-9_]+ replaced from the
+#   config (required, may be empty) http_config main_config   $TEST_NGINX_[A-Z0-9_]+ replaced from the
 #       environment (an unset one fails the block); TEST_NGINX_SERVER_PORT
 #       and TEST_NGINX_SERVER_ROOT are set by run_tests, and
 #       $TEST_NGINX_RAND_PORT_<n> is a free port, the same within a block.
@@ -304,6 +304,12 @@ sub check_sections {
             . " Test::Nginx checks only --- $given[0] and ignores the rest\n"
             if @given > 1;
     }
+
+    # Upstream keeps the previous block's nginx for a block without config
+    # (which block that is depends on the shuffle).
+    die "no --- config: upstream Test::Nginx would reuse the nginx of"
+        . " whichever block ran before; give one, even an empty one\n"
+        unless defined $block->config;
 
     die "--- request gave a reference: one request per block is supported\n"
         if ref $block->request;
