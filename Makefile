@@ -3,6 +3,8 @@
 #   make demo    build, install what is missing, start the demo on :8080
 #   make test    build, install what is missing, run the t/ suite
 #   make test-valgrind   the same suite with nginx under valgrind memcheck
+#   make test-upstream TEST_NGINX_LIB=/path/to/test-nginx/lib
+#                the block-format files under upstream Test::Nginx
 #   make build   just the module: build/ngx_http_oneid_module.so
 #   make fuzz    libFuzzer + ASan/UBSan on the parsers (FUZZ_TIME=30 s each)
 #
@@ -32,7 +34,7 @@ export TEST_NGINX_ONEID_PORT   ?= 18443
 export TEST_NGINX_ONEID_CA     ?= $(BUILD)/test-ca/ca.crt
 export TEST_NGINX_BACKEND_PORT ?= 18081
 
-.PHONY: all build deps test test-valgrind demo demo-stop services-start \
+.PHONY: all build deps test test-valgrind test-upstream demo demo-stop services-start \
         services-stop bench clean
 
 all: build
@@ -91,6 +93,30 @@ test-valgrind: DEBS += $(VALGRIND_DEBS)
 test-valgrind: deps build
 	@t/services.sh start; \
 	TEST_NGINX_USE_VALGRIND=1 prove -I t/lib -r $(T); rc=$$?; \
+	t/services.sh stop; \
+	exit $$rc
+
+# The block-format files (those calling run_tests) under upstream
+# Test::Nginx (openresty/test-nginx) instead of t/lib's harness, to show
+# both read the blocks alike.  Upstream needs Debian's
+# libtest-longstring-perl liblist-moreutils-perl libhttp-message-perl
+# libipc-run-perl liburi-perl libtext-diff-perl.
+TEST_NGINX_LIB ?=
+UPSTREAM_T = $(shell grep -l '^run_tests' t/*.t)
+
+test-upstream:
+	@if [ -z "$(TEST_NGINX_LIB)" ]; then \
+	    echo "make test-upstream: set TEST_NGINX_LIB to the lib/ directory" \
+	         "of a checkout of openresty/test-nginx" >&2; exit 2; fi; \
+	if [ ! -f "$(TEST_NGINX_LIB)/Test/Nginx/Socket.pm" ]; then \
+	    echo "make test-upstream: $(TEST_NGINX_LIB)/Test/Nginx/Socket.pm" \
+	         "not found: TEST_NGINX_LIB must be test-nginx's lib/ directory" >&2; \
+	    exit 2; fi
+	@$(MAKE) -s deps build
+	@# upstream refuses a servroot with files it did not create
+	@rm -rf t/servroot
+	@t/services.sh start; \
+	prove -I $(TEST_NGINX_LIB) $(UPSTREAM_T); rc=$$?; \
 	t/services.sh stop; \
 	exit $$rc
 

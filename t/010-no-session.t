@@ -1,8 +1,10 @@
 # Requests without a usable session, and hostile input that must never get
 # further than a login redirect or a short page.  Test::Nginx::Socket block
-# format: runs under t/lib's harness and under upstream Test::Nginx.
+# format: runs under t/lib's harness (prove -I t/lib) and under upstream
+# Test::Nginx (make test-upstream): t/lib comes last in @INC so that -I picks
+# the harness; it still provides Test::OneID::Conf.
 
-use lib 't/lib';
+BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
 use Test::OneID::Conf qw(http_config server_config);
 
@@ -43,7 +45,7 @@ Test::OneID::Conf::server_config(extra => 'oneid_cookie_secure on;')
 GET /
 --- error_code: 302
 --- response_headers_like
-Set-Cookie: ; HttpOnly; Secure; SameSite=Lax$
+Set-Cookie: oneid_session_state=.*; HttpOnly; Secure; SameSite=Lax
 
 
 
@@ -57,8 +59,7 @@ X-Requested-With: XMLHttpRequest
 Content-Type: application/json; charset=utf-8
 !Location
 !Set-Cookie
---- response_body_like
-^\{"error":"login_required","status":401,"message":"[^"]+","login_url":"/api/patients\?page=2"\}\r?\n$
+--- response_body_like: ^\{"error":"login_required","status":401,"message":"[^"]+","login_url":"/api/patients\?page=2"\}\r?\n\z
 
 
 
@@ -68,8 +69,7 @@ GET /api/x
 --- more_headers
 Accept: application/json
 --- error_code: 401
---- response_body_like
-"error":"login_required"
+--- response_body_like: "error":"login_required"
 
 
 
@@ -93,8 +93,7 @@ Sec-Fetch-Dest: image
 --- response_headers
 !Location
 !Set-Cookie
---- response_body_like
-"error":"login_required"
+--- response_body_like: "error":"login_required"
 
 
 
@@ -107,8 +106,8 @@ Sec-Fetch-Mode: navigate
 Sec-Fetch-Dest: document
 --- error_code: 302
 --- response_headers_like
-Location: ^https://127\.0\.0\.1:\d+/sso/oauth/Authorization\.do\?response_type=one_code&
-Set-Cookie: ^oneid_session_state=
+Location: https://127\.0\.0\.1:\d+/sso/oauth/Authorization\.do\?response_type=one_code&.*
+Set-Cookie: oneid_session_state=.*
 
 
 
@@ -119,7 +118,7 @@ GET /ward
 Cookie: oneid_session=abc
 --- error_code: 302
 --- response_headers_like
-Location: response_type=one_code
+Location: .*[?&]response_type=one_code&.*
 
 
 
@@ -133,8 +132,12 @@ Cookie: oneid_session=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/=
 
 
 === TEST 8: a 10 KB session cookie
---- request eval
-"GET /ward HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nCookie: oneid_session=" . ("A" x 10000) . "\r\n\r\n"
+--- config eval
+"large_client_header_buffers 4 16k;\n" . Test::OneID::Conf::server_config()
+--- request
+GET /ward
+--- more_headers eval
+"Cookie: oneid_session=" . ("A" x 10000)
 --- error_code: 302
 
 
@@ -165,7 +168,7 @@ POST /ward/save
 name=value&x=1
 --- error_code: 302
 --- response_headers_like
-Location: response_type=one_code
+Location: .*[?&]response_type=one_code&.*
 
 
 
@@ -186,10 +189,7 @@ X-ONEID-FULL-NAME: Mallory
 X-OneID: bare
 X-Other: kept
 --- error_code: 200
---- response_body_like
-^GET /api/mobile/ping
---- response_body_unlike eval
-[qr/oneid/i, qr/mallory/i]
+--- response_body_like: \A(?!.*(?i:oneid|mallory))GET /api/mobile/ping HTTP/
 --- error_log
 client sent identity header
 
@@ -205,10 +205,7 @@ X_OneID_Pin: 12345678901234
 x_oneid-user_id: mallory
 X-Other: kept
 --- error_code: 200
---- response_body_like
-X-Other: kept
---- response_body_unlike
-(?i)oneid
+--- response_body_like: \A(?!.*(?i:oneid)).*\nX-Other: kept\n
 
 
 
@@ -219,8 +216,7 @@ GET /oneid/callback
 --- response_headers
 Content-Type: text/html; charset=utf-8
 !Location
---- response_body_like eval
-[qr/<html lang="uz">/, qr/Kirish yakunlanmadi/, qr/id\.egov\.uz/, qr/DMED/]
+--- response_body_like: \A(?=.*<html lang="uz">)(?=.*Kirish yakunlanmadi)(?=.*id\.egov\.uz)(?=.*DMED)
 --- error_log
 oneid: login callback without a valid code and state
 
@@ -232,8 +228,7 @@ GET /oneid/callback?error=access_denied
 --- more_headers
 Accept-Language: ru-RU,ru;q=0.9,en;q=0.8
 --- error_code: 400
---- response_body_like
-<html lang="ru">
+--- response_body_like: <html lang="ru">
 
 
 
@@ -243,8 +238,7 @@ GET /oneid/callback
 --- more_headers
 Accept-Language: ru;q=0.1, en-GB;q=0.8
 --- error_code: 400
---- response_body_like
-Sign-in not completed
+--- response_body_like: Sign-in not completed
 
 
 
@@ -254,8 +248,7 @@ GET /oneid/callback
 --- more_headers
 Accept-Language: fr-FR
 --- error_code: 400
---- response_body_like
-<html lang="uz">
+--- response_body_like: <html lang="uz">
 
 
 
@@ -265,8 +258,7 @@ GET /oneid/callback?code=x
 --- more_headers
 X-Requested-With: XMLHttpRequest
 --- error_code: 400
---- response_body_like
-^\{"error":"login_callback_invalid","status":400,
+--- response_body_like: ^\{"error":"login_callback_invalid","status":400,
 
 
 
@@ -279,7 +271,7 @@ GET /oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=short
 
 === TEST 21: oversized code
 --- request eval
-"GET /oneid/callback?code=" . ("c" x 600) . "&state=" . ("s" x 43) . " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+"GET /oneid/callback?code=" . ("c" x 600) . "&state=" . ("s" x 43)
 --- error_code: 400
 
 
@@ -351,4 +343,4 @@ GET /oneid/logout
 Sec-Fetch-Site: same-origin
 --- error_code: 302
 --- response_headers_like
-Location: /goodbye\.html$
+Location: (?:http://[^/]+)?/goodbye\.html

@@ -22,6 +22,7 @@ use File::Spec;
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
+use Time::Local ();
 
 our @EXPORT_OK = qw(
     port servroot html_dir error_log_file binary
@@ -223,15 +224,16 @@ sub read_pid_file {
     return ($pid // '') =~ /^\s*(\d+)/ ? $1 : undef;
 }
 
-# $files: the text of a "--- user_files" section ('>>> name' lines followed
-# by content) or an arrayref of [name, content] pairs.
+# $files: the text of a "--- user_files" section ('>>> name [date]' lines
+# followed by the content; date as for touch -t, in GMT) or an arrayref of
+# [name, content, date] triples.
 sub parse_user_files {
     my ($text) = @_;
     return $text if ref $text eq 'ARRAY';
     my (@files, $cur);
     for my $line (split /^/, $text // '') {
-        if ($line =~ /^>>> (\S+)\s*$/) {
-            push @files, $cur = [$1, ''];
+        if ($line =~ /^>>> (\S+)(?:[ \t]+(\S.*?))?\s*$/) {
+            push @files, $cur = [$1, '', $2];
         } elsif ($cur) {
             $cur->[1] .= $line;
         } elsif ($line =~ /\S/) {
@@ -244,13 +246,26 @@ sub parse_user_files {
 sub write_user_files {
     my ($files) = @_;
     for my $f (@{ parse_user_files($files) }) {
-        my ($name, $content) = @$f;
+        my ($name, $content, $date) = @$f;
         die "user_files: bad file name '$name'\n"
             if $name =~ m{(^|/)\.\.(/|$)} || $name =~ m{^/};
         my $path = html_dir() . "/$name";
         make_path(dirname($path));
-        write_file($path, $content);
+        write_file($path, $content // '');
+        set_mtime($path, $date) if defined $date;
     }
+}
+
+# [[CC]YY]MMDDhhmm[.ss] as `touch -t` takes it, in GMT.
+sub set_mtime {
+    my ($path, $date) = @_;
+    my ($y, $mo, $d, $h, $mi, $s) = $date =~
+        /^(\d{2}|\d{4})?(\d\d)(\d\d)(\d\d)(\d\d)(?:\.(\d\d))?$/
+        or die "user_files: $path: bad date '$date' (want [[CC]YY]MMDDhhmm[.ss])\n";
+    $y //= (gmtime)[5] + 1900;
+    $y += $y < 69 ? 2000 : 1900 if length $y == 2;
+    my $t = Time::Local::timegm($s // 0, $mi, $h, $d, $mo - 1, $y);
+    utime $t, $t, $path or die "user_files: utime $path: $!\n";
 }
 
 sub write_file {
@@ -298,7 +313,9 @@ sub write_config_and_start {
     become_subreaper();
 
     my %s = %$spec;
-    $s{$_} = expand_vars($s{$_}, "--- $_") for qw(main_config http_config config);
+    # Test::Nginx::Socket expands as upstream Test::Nginx does and says so.
+    $s{$_} = expand_vars($s{$_}, "--- $_") for $s{expanded} ? ()
+        : qw(main_config http_config config);
     write_user_files($s{user_files}) if defined $s{user_files};
     write_file(conf_file(), render_config(\%s));
 
