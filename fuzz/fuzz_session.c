@@ -2,10 +2,12 @@
 /*
  * Copyright (C) The ngx_http_oneid_module authors
  *
- * The session record kept in Redis, "1\n<login time>\n<access token>\n"
- * and one line per identity field (ngx_http_oneid_session.c).
+ * The session record kept in Redis, "2\n<login time>\n<access token>\n"
+ * and one line per identity field (ngx_http_oneid_session.c); "1" is the
+ * same record written by earlier releases ("legacy").
  *
- * Decoding (the input as a Redis value): accepted only with format "1",
+ * Decoding (the input as a Redis value): accepted only with format "1"
+ * or "2" (legacy exactly for "1"),
  * a decimal login time, exactly 13 lines and a pin; every value is a
  * piece of the record with no "\n"; encoding what was decoded and
  * decoding that again gives the same identity.
@@ -71,7 +73,7 @@ fuzz_decode(fuzz_env_t *env, ngx_str_t *in)
 
     fuzz_assert(rc == NGX_OK || rc == NGX_DECLINED, "unexpected return code");
 
-    /* the reference: 13 lines, "1", digits, a pin */
+    /* the reference: 13 lines, "1" or "2", digits, a pin */
 
     nl = 0;
     last = in->data + in->len;
@@ -95,7 +97,8 @@ fuzz_decode(fuzz_env_t *env, ngx_str_t *in)
             digits = line[1].data[i] >= '0' && line[1].data[i] <= '9';
         }
 
-        if (line[0].len == 1 && line[0].data[0] == '1' && digits
+        if (line[0].len == 1
+            && (line[0].data[0] == '1' || line[0].data[0] == '2') && digits
             && line[3].len > 0)
         {
             fuzz_assert(rc == NGX_OK, "a well-formed record was refused");
@@ -107,8 +110,10 @@ fuzz_decode(fuzz_env_t *env, ngx_str_t *in)
     }
 
     fuzz_assert(nl == FUZZ_LINES - 1, "accepted a record of the wrong size");
-    fuzz_assert(in->len >= 2 && in->data[0] == '1' && in->data[1] == '\n',
+    fuzz_assert(in->len >= 2 && (in->data[0] == '1' || in->data[0] == '2')
+                && in->data[1] == '\n',
                 "accepted another format version");
+    fuzz_assert(id.legacy == (in->data[0] == '1'), "legacy flag misread");
     fuzz_assert(id.login_time >= 0, "negative login time");
     fuzz_assert(id.field[NGX_HTTP_ONEID_PIN].len > 0, "accepted without pin");
 
@@ -141,6 +146,7 @@ fuzz_decode(fuzz_env_t *env, ngx_str_t *in)
                 "a re-encoded record is refused");
 
     fuzz_same_identity(&id, &id2, "decode(encode(decode(x))) differs");
+    fuzz_assert(!id2.legacy, "this release wrote a record of format 1");
 }
 
 

@@ -740,6 +740,14 @@ ngx_http_oneid_session_usable(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    if (ctx->old_session_cookie && !ctx->identity.legacy) {
+        /* made since the upgrade, so never under the old name by us */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oneid: a session made under the \"__Host-\" cookie "
+                      "name arrived under the old name, ignored (planted?)");
+        return NGX_DECLINED;
+    }
+
     if (ngx_http_oneid_lifetime_over(r, ctx)) {
         return NGX_DECLINED;
     }

@@ -57,6 +57,8 @@ typedef struct {
     ngx_str_t                     field[NGX_HTTP_ONEID_NFIELDS];
     ngx_str_t                     access_token;
     time_t                        login_time;
+    /* written before the "__Host-" cookie names (session format "1") */
+    unsigned                      legacy:1;
 } ngx_http_oneid_identity_t;
 
 

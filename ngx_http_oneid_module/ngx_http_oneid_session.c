@@ -6,8 +6,12 @@
  *
  * Key:   <prefix><kind>:<hex SHA-256 of the cookie or state value>, so that
  *        a dump of Redis yields no usable cookie.
- * Value: "1\n<login time>\n<OneID access token>\n<field>\n...\n<field>",
+ * Value: "2\n<login time>\n<OneID access token>\n<field>\n...\n<field>",
  *        one line per identity field in ngx_http_oneid_fields order.
+ *        Version "1" is the same record written before the cookies got
+ *        their "__Host-" names: only such a session may still be reached
+ *        through a cookie of the old name (a cookie planted under that
+ *        name cannot carry a session made since).
  *        Values never contain control characters (see the OneID parser),
  *        so decoding is a split on "\n" with no copying: this is read on
  *        every authenticated request.
@@ -21,7 +25,8 @@
 #include "ngx_http_oneid_module.h"
 
 
-#define NGX_HTTP_ONEID_SESSION_FORMAT  "1"
+#define NGX_HTTP_ONEID_SESSION_FORMAT  "2"
+#define NGX_HTTP_ONEID_SESSION_LEGACY  "1"
 #define NGX_HTTP_ONEID_SESSION_LINES   (3 + NGX_HTTP_ONEID_NFIELDS)
 
 
@@ -123,11 +128,17 @@ ngx_http_oneid_session_decode(ngx_str_t *in, ngx_http_oneid_identity_t *id)
         p = nl + 1;
     }
 
-    if (n != NGX_HTTP_ONEID_SESSION_LINES - 1
-        || line[0].len != sizeof(NGX_HTTP_ONEID_SESSION_FORMAT) - 1
-        || ngx_strncmp(line[0].data, NGX_HTTP_ONEID_SESSION_FORMAT,
-                       line[0].len) != 0)
-    {
+    if (n != NGX_HTTP_ONEID_SESSION_LINES - 1 || line[0].len != 1) {
+        return NGX_DECLINED;
+    }
+
+    if (line[0].data[0] == NGX_HTTP_ONEID_SESSION_LEGACY[0]) {
+        id->legacy = 1;
+
+    } else if (line[0].data[0] == NGX_HTTP_ONEID_SESSION_FORMAT[0]) {
+        id->legacy = 0;
+
+    } else {
         return NGX_DECLINED;
     }
 

@@ -27,6 +27,11 @@ ok defined $sid, '... with an "oneid_session" cookie';
 ok !defined $b->cookie('__Host-oneid_session'), '... and no __Host- one';
 my $key = Test::OneID::session_key($sid // '');
 
+# the session record as releases before 0.3.0 wrote it (format "1")
+my $record = $t->redis('GET', $key) // '';
+is substr($record, 0, 2), "2\n", 'this release writes session format 2';
+$t->redis('SET', $key, "1" . substr($record, 1), 'KEEPTTL');
+
 # after: the defaults
 $t->stop;
 $t = Test::OneID->new(%common, config => server_config(cookie_secure => 'on'));
@@ -45,6 +50,17 @@ ok $attrs->{secure} && $attrs->{path} eq '/' && !defined $attrs->{domain}
 $res = $b->get('/ward/4');
 is $res->{status}, 200, 'the next request works with the new cookie alone';
 ok !@{ $res->{headers}{'set-cookie'} || [] }, '... and sets no cookie';
+
+# a session made since the upgrade, planted under the old name, is refused
+my $attacker = $t->browser;
+is $attacker->login('/ward/9', user => 'doctor')->{status}, 302, 'another session made after the upgrade';
+my $planted = $attacker->cookie('__Host-oneid_session');
+my $victim = $t->browser;
+$victim->set_cookie(oneid_session => $planted);
+$t->mark_error_log;
+$res = $victim->get('/ward/3');
+is $res->{status}, 302, 'planted under the old name: not used, login';
+ok $t->wait_for_error_log(qr/arrived under the old name, ignored/, 2), '... with a warning';
 
 $res = $b->get('/oneid/logout');
 is $res->{status}, 302, 'logout';

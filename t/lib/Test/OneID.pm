@@ -240,7 +240,7 @@ sub tcp_connections {
 # ngx_http_oneid_session.c), for tests that need a signed-in request but
 # not a login:
 #
-#   Test::OneID::seed_session($sid, pin => '...', ttl => 600);
+#   Test::OneID::seed_session($sid, pin => '...', ttl => 600, format => 2);
 #   Test::OneID::session_key($sid)  # 'oneid:session:<hex sha256>'
 
 our @SESSION_FIELDS = qw(pin user_id full_name first_name sur_name mid_name
@@ -253,7 +253,8 @@ sub seed_session {
     croak "seed_session: '$sid' is not a session id"
         unless $sid =~ /^[A-Za-z0-9_-]{43}$/;
     my %id = (pin => '31505900000011', user_id => 'seeded.user', %opt);
-    my $record = join "\n", 1, $opt{login_time} // int(time),
+    # format 1: as written before 0.3.0, reachable under both cookie names
+    my $record = join "\n", $opt{format} // 1, $opt{login_time} // int(time),
         $opt{access_token} // "tok-$sid",
         map { $id{$_} // '' } @SESSION_FIELDS;
     redis({}, 'SET', session_key($sid), $record, 'EX', $opt{ttl} // 600);
