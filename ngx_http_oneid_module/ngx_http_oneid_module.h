@@ -13,7 +13,7 @@
 #include <ngx_http.h>
 
 
-#define NGX_HTTP_ONEID_VERSION         "0.1.0"
+#define NGX_HTTP_ONEID_VERSION         "0.3.0"
 
 /* 32 random bytes, base64url without padding */
 #define NGX_HTTP_ONEID_TOKEN_BYTES     32
