@@ -859,6 +859,7 @@ static ngx_int_t
 ngx_http_oneid_subrequest_check(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
+    ngx_int_t              rc;
     ngx_http_oneid_ctx_t  *mctx;
 
     ctx->next = NULL;
@@ -895,8 +896,18 @@ ngx_http_oneid_subrequest_check(ngx_http_request_t *r,
 
     mctx->sub_loading = 1;
 
-    return ngx_http_oneid_load_session(r, ctx,
-                                       ngx_http_oneid_subrequest_loaded);
+    rc = ngx_http_oneid_load_session(r, ctx,
+                                     ngx_http_oneid_subrequest_loaded);
+
+    if (rc != NGX_AGAIN && mctx->sub_loading) {
+        /* the command could not even be sent: nobody may wait for it */
+        mctx->sub_loading = 0;
+        mctx->sub_checked = 1;
+        mctx->sub_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_http_oneid_subrequest_wake_all(mctx);
+    }
+
+    return rc;
 }
 
 
