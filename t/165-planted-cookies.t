@@ -102,10 +102,8 @@ GET /ward/7
 --- more_headers
 Cookie: __Host-oneid_session=x%22garbage; __Host-oneid_session=T165gAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 --- error_code: 200
---- response_body_like eval
-[qr{^GET /ward/7 }, qr/X-OneID-User-Id: garbage\.victim/]
---- response_body_unlike
-oneid_session
+--- response_body_like chomp
+\A(?!.*oneid_session)(?=.*X-OneID-User-Id: garbage\.victim)GET /ward/7[ ]
 
 
 
@@ -153,10 +151,8 @@ Content-Type: text/html; charset=utf-8
 Cache-Control: no-store
 !Location
 !Set-Cookie
---- response_body_like eval
-[qr/<html lang="en">/, qr/conflicting sign-in cookies/, qr/cookies/i]
---- response_body_unlike
-(?i)attacker|victim|T165|X-OneID|^GET
+--- response_body_like chomp
+\A(?!(?i:.*(?:attacker|victim|T165|X-OneID)|GET))(?=.*<html lang="en">)(?=.*conflicting sign-in cookies)(?i:.*cookies)
 --- error_log eval
 qr/\[warn\] .*oneid: the browser sent 2 different "__Host-oneid_session" cookies, none used/
 
@@ -177,7 +173,7 @@ Cookie: oneid_session=T165aAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 --- error_code: 400
 --- response_headers
 Content-Type: application/json; charset=utf-8
---- response_body_like
+--- response_body_like chomp
 ^\{"error":"cookie_conflict","status":400,"message":"[^"]+"\}\r?\n$
 --- error_log
 oneid: the browser sent 2 different "oneid_session" cookies, none used
@@ -193,7 +189,7 @@ GET /ward
 Cookie: __Host-oneid_session=T165aAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; __Host-oneid_session=T165zAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 Accept-Language: ru
 --- error_code: 400
---- response_body_like
+--- response_body_like chomp
 <html lang="ru">
 
 
@@ -237,12 +233,9 @@ GET /ward/1
 Cookie: a=1; oneid_session=T165oAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 --- error_code: 200
 --- response_headers
-Set-Cookie: __Host-oneid_session=T165oAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; Path=/; HttpOnly; Secure; SameSite=Lax
-Set-Cookie: oneid_session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Path=/; HttpOnly; Secure; SameSite=Lax
---- response_body_like eval
-[qr/X-OneID-User-Id: old\.cookie/, qr/Cookie: a=1\r?\n/]
---- response_body_unlike
-T165o
+Set-Cookie: __Host-oneid_session=T165oAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; Path=/; HttpOnly; Secure; SameSite=Lax, oneid_session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Path=/; HttpOnly; Secure; SameSite=Lax
+--- response_body_like chomp
+\A(?!.*T165o)(?=.*X-OneID-User-Id: old\.cookie)(?=.*Cookie: a=1\r?\n)
 
 
 
@@ -270,10 +263,8 @@ GET /ward
 --- more_headers
 Cookie: oneid_session=T165oAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; __Host-oneid_session=T165nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 --- error_code: 200
---- response_body_like
-X-OneID-User-Id: new\.cookie
---- response_body_unlike
-T165
+--- response_body_like chomp
+\A(?!.*T165).*X-OneID-User-Id: new\.cookie
 
 
 
@@ -289,7 +280,7 @@ GET /ward
 Cookie: oneid_session=T165oAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 --- error_code: 302
 --- response_headers_like
-Set-Cookie: ^__Host-mis_state=
+Set-Cookie: __Host-mis_state=.*
 
 
 
@@ -303,8 +294,7 @@ Sec-Fetch-Site: same-origin
 Cookie: oneid_session=T165lAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 --- error_code: 302
 --- response_headers
-Set-Cookie: __Host-oneid_session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Path=/; HttpOnly; Secure; SameSite=Lax
-Set-Cookie: oneid_session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Path=/; HttpOnly; Secure; SameSite=Lax
+Set-Cookie: __Host-oneid_session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Path=/; HttpOnly; Secure; SameSite=Lax, oneid_session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Path=/; HttpOnly; Secure; SameSite=Lax
 --- error_log
 user "old.logout" signed out
 
