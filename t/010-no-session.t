@@ -37,7 +37,7 @@ Cache-Control: no-store
 
 
 
-=== TEST 2: the state cookie is Secure unless switched off
+=== TEST 2: the state cookie is Secure (and __Host-) unless switched off
 --- config eval
 Test::OneID::Conf::server_config(extra => 'oneid_cookie_secure on;')
 =~ s/oneid_cookie_secure\s+off;//r
@@ -45,7 +45,7 @@ Test::OneID::Conf::server_config(extra => 'oneid_cookie_secure on;')
 GET /
 --- error_code: 302
 --- response_headers_like
-Set-Cookie: oneid_session_state=.*; HttpOnly; Secure; SameSite=Lax
+Set-Cookie: __Host-oneid_session_state=.*; HttpOnly; Secure; SameSite=Lax
 
 
 
