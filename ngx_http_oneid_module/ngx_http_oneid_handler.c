@@ -67,10 +67,12 @@ static ngx_int_t ngx_http_oneid_subrequest_check(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oneid_subrequest_loaded(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_subrequest_verdict(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_ctx_t *mctx);
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_identity_t *identity,
+    ngx_uint_t status);
 static ngx_int_t ngx_http_oneid_subrequest_wait(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_ctx_t *mctx);
-static void ngx_http_oneid_subrequest_wake_all(ngx_http_oneid_ctx_t *mctx);
+    ngx_http_oneid_ctx_t *ctx);
+static void ngx_http_oneid_subrequest_wake_all(ngx_http_oneid_shared_t *sh);
+static void ngx_http_oneid_shared_cleanup(void *data);
 
 static ngx_int_t ngx_http_oneid_protect(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
@@ -186,7 +188,8 @@ static ngx_int_t
 ngx_http_oneid_relocated(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
     ngx_http_oneid_loc_conf_t *olcf)
 {
-    ngx_uint_t  same_cookie;
+    ngx_str_t   sid;
+    ngx_uint_t  same_cookie, keep, old;
 
     same_cookie = ctx->conf->cookie_name.len == olcf->cookie_name.len
                   && ngx_strncmp(ctx->conf->cookie_name.data,
@@ -208,7 +211,20 @@ ngx_http_oneid_relocated(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
     if (olcf->role != NGX_HTTP_ONEID_ROLE_NONE
         || !ctx->authenticated || !same_cookie)
     {
+        /* the cookie is gone from the request: a logout needs its id */
+
+        keep = ctx->authenticated && same_cookie;
+        sid = ctx->sid;
+        old = ctx->old_session_cookie;
+
         ngx_http_oneid_reset_ctx(ctx, olcf);
+
+        if (keep) {
+            ctx->sid = sid;
+            ctx->have_session_cookie = 1;
+            ctx->old_session_cookie = old;
+        }
+
         return ngx_http_oneid_dispatch(r, ctx);
     }
 
@@ -279,8 +295,8 @@ ngx_http_oneid_create_ctx(ngx_http_request_t *r)
     ctx->redis = omcf->redis;
     ctx->cache = omcf->cache;
 
-    ngx_http_oneid_reset_ctx(ctx,
-                     ngx_http_get_module_loc_conf(r, ngx_http_oneid_module));
+    ngx_http_oneid_reset_ctx(ctx, ngx_http_get_module_loc_conf(r,
+                                                     ngx_http_oneid_module));
 
     cln->handler = ngx_http_oneid_cleanup;
     cln->data = ctx;
@@ -317,7 +333,13 @@ ngx_http_oneid_get_ctx(ngx_http_request_t *r)
 
         ctx = cln->data;
 
-        if (ctx->request != r || !ctx->authenticated) {
+        /* subrequests share the pool and have contexts of their own */
+
+        if (ctx->request != r) {
+            continue;
+        }
+
+        if (!ctx->authenticated) {
             return NULL;
         }
 
@@ -458,7 +480,10 @@ ngx_http_oneid_redis_done(void *data, ngx_int_t rc, ngx_str_t *value,
         ngx_del_timer(&ctx->wake);
     }
 
-    ctx->waiting = 0;
+    /*
+     * ctx->waiting stays set until the wake handler runs: a request run
+     * meanwhile by something else must not take the step twice
+     */
 
     ngx_post_event(&ctx->wake, &ngx_posted_events);
 }
@@ -490,9 +515,9 @@ ngx_http_oneid_forget(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
 
         if (ctx->cache != NULL) {
             ngx_http_oneid_cache_revoke(ctx->cache,
-                                    argv[argc].data + argv[argc].len
-                                    - NGX_HTTP_ONEID_SHA256_HEX_LEN,
-                                    ngx_http_oneid_redis_timeout(ctx->redis));
+                                      argv[argc].data + argv[argc].len
+                                      - NGX_HTTP_ONEID_SHA256_HEX_LEN,
+                                      ngx_http_oneid_redis_timeout(ctx->redis));
         }
 
         argc++;
@@ -639,12 +664,13 @@ ngx_http_oneid_wake_handler(ngx_event_t *ev)
             ctx->cmd = NULL;
         }
 
-        ctx->waiting = 0;
         ctx->redis_rc = NGX_ERROR;
         ngx_str_set(&ctx->redis_err, "redis did not answer in time");
 
         ngx_http_oneid_redis_reset(ctx->redis, "command timed out");
     }
+
+    ctx->waiting = 0;
 
     ngx_http_set_log_request(c->log, r);
 
@@ -693,6 +719,11 @@ ngx_http_oneid_session_cookie(ngx_http_request_t *r,
 {
     ngx_int_t   rc;
     ngx_uint_t  old;
+
+    if (ctx->have_session_cookie) {
+        /* read before an internal redirect hid the cookie */
+        return NGX_OK;
+    }
 
     rc = ngx_http_oneid_session_id(r, ctx->conf, &ctx->sid, &old);
     if (rc != NGX_OK) {
@@ -832,6 +863,13 @@ ngx_http_oneid_subrequest_handler(ngx_http_request_t *r)
         return NGX_DONE;
     }
 
+    if (ctx->next == NULL && ctx->conf != olcf) {
+        /* "rewrite ... last": the verdict again, by this location */
+        ctx->conf = olcf;
+        ctx->authenticated = 0;
+        ctx->next = ngx_http_oneid_subrequest_check;
+    }
+
     if (ctx->next == NULL) {
         return ctx->authenticated ? NGX_DECLINED : NGX_HTTP_UNAUTHORIZED;
     }
@@ -855,37 +893,100 @@ ngx_http_oneid_is_backchannel(ngx_http_request_t *r)
 }
 
 
+/*
+ * What the subrequests of one client request know of its session.  It
+ * lives apart from the main request's context, found through a pool
+ * cleanup of its own, so that the main request's own checks (and the
+ * internal redirects that reset them) neither see nor lose it.
+ */
+
+ngx_http_oneid_shared_t *
+ngx_http_oneid_shared(ngx_http_request_t *r, ngx_uint_t create)
+{
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_oneid_shared_t  *sh;
+
+    for (cln = r->main->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_oneid_shared_cleanup) {
+            return cln->data;
+        }
+    }
+
+    if (!create) {
+        return NULL;
+    }
+
+    sh = ngx_pcalloc(r->main->pool, sizeof(ngx_http_oneid_shared_t));
+    if (sh == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&sh->waiters, r->main->pool, 4,
+                       sizeof(ngx_http_request_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->main->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_oneid_shared_cleanup;
+    cln->data = sh;
+
+    return sh;
+}
+
+
+static void
+ngx_http_oneid_shared_cleanup(void *data)
+{
+    /* a marker: the memory goes with the pool */
+}
+
+
 static ngx_int_t
 ngx_http_oneid_subrequest_check(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_int_t              rc;
-    ngx_http_oneid_ctx_t  *mctx;
+    ngx_int_t                 rc;
+    ngx_http_oneid_ctx_t     *mctx;
+    ngx_http_oneid_shared_t  *sh;
 
     ctx->next = NULL;
 
+    /* the main request checked the session itself */
+
     mctx = ngx_http_oneid_get_ctx(r->main);
 
-    if (mctx == NULL) {
-        /* the main request is not protected: nobody has looked yet */
-        mctx = ngx_http_oneid_create_ctx(r->main);
-        if (mctx == NULL) {
+    if (mctx != NULL && mctx->authenticated) {
+        return ngx_http_oneid_subrequest_verdict(r, ctx, &mctx->identity, 0);
+    }
+
+    if (ctx->shared == NULL) {
+        ctx->shared = ngx_http_oneid_shared(r, 1);
+        if (ctx->shared == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
-    if (mctx->authenticated || mctx->sub_checked) {
-        return ngx_http_oneid_subrequest_verdict(r, ctx, mctx);
+    sh = ctx->shared;
+
+    if (sh->checked) {
+        return ngx_http_oneid_subrequest_verdict(r, ctx, &sh->identity,
+                                                 sh->status);
     }
 
-    if (mctx->sub_loading) {
-        return ngx_http_oneid_subrequest_wait(r, ctx, mctx);
+    if (sh->loading) {
+        return ngx_http_oneid_subrequest_wait(r, ctx);
     }
 
     if (ngx_http_oneid_session_cookie(r, ctx) != NGX_OK) {
-        mctx->sub_checked = 1;
-        mctx->sub_status = NGX_HTTP_UNAUTHORIZED;
-        return ngx_http_oneid_subrequest_verdict(r, ctx, mctx);
+        sh->checked = 1;
+        sh->status = NGX_HTTP_UNAUTHORIZED;
+        return ngx_http_oneid_subrequest_verdict(r, ctx, NULL, sh->status);
     }
 
     if (ctx->cache != NULL
@@ -894,17 +995,17 @@ ngx_http_oneid_subrequest_check(ngx_http_request_t *r,
         return ngx_http_oneid_subrequest_loaded(r, ctx);
     }
 
-    mctx->sub_loading = 1;
+    sh->loading = 1;
 
     rc = ngx_http_oneid_load_session(r, ctx,
                                      ngx_http_oneid_subrequest_loaded);
 
-    if (rc != NGX_AGAIN && mctx->sub_loading) {
+    if (rc != NGX_AGAIN && sh->loading) {
         /* the command could not even be sent: nobody may wait for it */
-        mctx->sub_loading = 0;
-        mctx->sub_checked = 1;
-        mctx->sub_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        ngx_http_oneid_subrequest_wake_all(mctx);
+        sh->loading = 0;
+        sh->checked = 1;
+        sh->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_http_oneid_subrequest_wake_all(sh);
     }
 
     return rc;
@@ -915,23 +1016,19 @@ static ngx_int_t
 ngx_http_oneid_subrequest_loaded(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_http_oneid_ctx_t  *mctx;
+    ngx_http_oneid_shared_t  *sh;
 
     ctx->next = NULL;
+    sh = ctx->shared;
 
-    mctx = ngx_http_oneid_get_ctx(r->main);
-    if (mctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    mctx->sub_loading = 0;
-    mctx->sub_checked = 1;
+    sh->loading = 0;
+    sh->checked = 1;
 
     if (ctx->redis_rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oneid: session store unavailable while checking a "
                       "session for a subrequest: %V", &ctx->redis_err);
-        mctx->sub_status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        sh->status = NGX_HTTP_SERVICE_UNAVAILABLE;
 
     } else if (ngx_http_oneid_session_usable(r, ctx) == NGX_OK) {
 
@@ -941,31 +1038,35 @@ ngx_http_oneid_subrequest_loaded(ngx_http_request_t *r,
                                      &ctx->redis_value);
         }
 
-        mctx->identity = ctx->identity;
-        mctx->authenticated = 1;
+        sh->identity = ctx->identity;
+        sh->status = 0;
 
     } else {
-        mctx->sub_status = NGX_HTTP_UNAUTHORIZED;
+        sh->status = NGX_HTTP_UNAUTHORIZED;
     }
 
-    ngx_http_oneid_subrequest_wake_all(mctx);
+    ngx_http_oneid_subrequest_wake_all(sh);
 
-    return ngx_http_oneid_subrequest_verdict(r, ctx, mctx);
+    return ngx_http_oneid_subrequest_verdict(r, ctx, &sh->identity,
+                                             sh->status);
 }
 
 
+/* status 0: signed in as identity */
+
 static ngx_int_t
 ngx_http_oneid_subrequest_verdict(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_ctx_t *mctx)
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_identity_t *identity,
+    ngx_uint_t status)
 {
-    if (!mctx->authenticated) {
+    if (status) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oneid: subrequest \"%V\" to a protected location "
                       "without a session, denied", &r->uri);
-        return mctx->sub_status;
+        return status;
     }
 
-    ctx->identity = mctx->identity;
+    ctx->identity = *identity;
 
     if (ngx_time() - ctx->identity.login_time
         >= ctx->conf->session_lifetime)
@@ -990,19 +1091,11 @@ ngx_http_oneid_subrequest_verdict(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_oneid_subrequest_wait(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_ctx_t *mctx)
+    ngx_http_oneid_ctx_t *ctx)
 {
     ngx_http_request_t  **w;
 
-    if (mctx->waiters == NULL) {
-        mctx->waiters = ngx_array_create(r->pool, 4,
-                                         sizeof(ngx_http_request_t *));
-        if (mctx->waiters == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    w = ngx_array_push(mctx->waiters);
+    w = ngx_array_push(&ctx->shared->waiters);
     if (w == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -1016,22 +1109,21 @@ ngx_http_oneid_subrequest_wait(ngx_http_request_t *r,
 }
 
 
-/* the answer is in: the waiting subrequests run again, in order */
+/*
+ * The answer is in: the waiting subrequests run again, in order.  Each is
+ * still marked waiting up to here, so nothing ran it on in the meantime.
+ */
 
 static void
-ngx_http_oneid_subrequest_wake_all(ngx_http_oneid_ctx_t *mctx)
+ngx_http_oneid_subrequest_wake_all(ngx_http_oneid_shared_t *sh)
 {
     ngx_uint_t             i;
     ngx_http_request_t   **w;
     ngx_http_oneid_ctx_t  *ctx;
 
-    if (mctx->waiters == NULL) {
-        return;
-    }
+    w = sh->waiters.elts;
 
-    w = mctx->waiters->elts;
-
-    for (i = 0; i < mctx->waiters->nelts; i++) {
+    for (i = 0; i < sh->waiters.nelts; i++) {
         ctx = ngx_http_get_module_ctx(w[i], ngx_http_oneid_module);
 
         if (ctx != NULL) {
@@ -1043,7 +1135,7 @@ ngx_http_oneid_subrequest_wake_all(ngx_http_oneid_ctx_t *mctx)
         (void) ngx_http_post_request(w[i], NULL);
     }
 
-    mctx->waiters->nelts = 0;
+    sh->waiters.nelts = 0;
 }
 
 
@@ -1485,6 +1577,8 @@ ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 static ngx_int_t
 ngx_http_oneid_logout(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
+    ngx_int_t  rc;
+
     if (!ngx_http_oneid_same_origin(r)) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oneid: logout not known to come from this site, "
@@ -1492,7 +1586,15 @@ ngx_http_oneid_logout(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_LOGOUT_CONFIRM);
     }
 
-    if (ngx_http_oneid_session_cookie(r, ctx) != NGX_OK) {
+    rc = ngx_http_oneid_session_cookie(r, ctx);
+
+    if (rc == NGX_BUSY) {
+        /* which session to end is not known: never say all went well */
+        return ngx_http_oneid_send_page(r,
+                                        NGX_HTTP_ONEID_PAGE_COOKIE_CONFLICT);
+    }
+
+    if (rc != NGX_OK) {
         /* nothing to end here */
 
         if (ngx_http_oneid_expire_session_cookie(r, ctx->conf) != NGX_OK) {
@@ -1593,7 +1695,7 @@ ngx_http_oneid_logout_done(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     ctx->next = NULL;
 
     if (ctx->subrequest == NULL) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oneid: no OneID token left for this session, "
                       "OneID's own session could not be ended");
         return ngx_http_oneid_send_page(r,

@@ -291,17 +291,41 @@ static ngx_int_t
 ngx_http_oneid_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    ngx_str_t             *value;
-    ngx_http_oneid_ctx_t  *ctx;
+    ngx_str_t                  *value;
+    ngx_http_oneid_ctx_t       *ctx;
+    ngx_http_oneid_shared_t    *sh;
+    ngx_http_oneid_identity_t  *id;
+
+    id = NULL;
 
     ctx = ngx_http_oneid_get_ctx(r->main);
 
-    if (ctx == NULL || !ctx->authenticated) {
+    if (ctx != NULL && ctx->authenticated) {
+        id = &ctx->identity;
+
+    } else {
+        /* found by a subrequest: an ssi include, an auth_request */
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_oneid_module);
+
+        if (r != r->main && ctx != NULL && ctx->authenticated) {
+            id = &ctx->identity;
+
+        } else {
+            sh = ngx_http_oneid_shared(r, 0);
+
+            if (sh != NULL && sh->checked && sh->status == 0) {
+                id = &sh->identity;
+            }
+        }
+    }
+
+    if (id == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    value = &ctx->identity.field[data];
+    value = &id->field[data];
 
     v->len = value->len;
     v->data = value->data;

@@ -122,6 +122,15 @@ typedef struct {
 
 typedef struct ngx_http_oneid_ctx_s  ngx_http_oneid_ctx_t;
 
+/* the session as the subrequests of one client request saw it */
+typedef struct {
+    ngx_array_t                   waiters;    /* ngx_http_request_t * */
+    ngx_http_oneid_identity_t     identity;
+    ngx_uint_t                    status;     /* 0: signed in */
+    unsigned                      loading:1;
+    unsigned                      checked:1;
+} ngx_http_oneid_shared_t;
+
 typedef ngx_int_t (*ngx_http_oneid_step_pt)(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 
@@ -155,13 +164,10 @@ struct ngx_http_oneid_ctx_s {
 
     ngx_http_oneid_identity_t     identity;
 
-    /* main request: subrequests waiting for the session it is checking */
-    ngx_array_t                  *waiters;
-    ngx_uint_t                    sub_status;
+    /* a subrequest: what all subrequests know of the session */
+    ngx_http_oneid_shared_t      *shared;
 
     unsigned                      waiting:1;
-    unsigned                      sub_loading:1;
-    unsigned                      sub_checked:1;
     unsigned                      authenticated:1;
     unsigned                      have_session_cookie:1;
     unsigned                      old_session_cookie:1;
@@ -176,6 +182,8 @@ extern ngx_http_oneid_field_t  ngx_http_oneid_fields[];
 /* ngx_http_oneid_handler.c */
 ngx_int_t ngx_http_oneid_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_oneid_subrequest_handler(ngx_http_request_t *r);
+ngx_http_oneid_shared_t *ngx_http_oneid_shared(ngx_http_request_t *r,
+    ngx_uint_t create);
 ngx_http_oneid_ctx_t *ngx_http_oneid_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_oneid_callback_arg(ngx_http_request_t *r, const char *name,
     size_t max, ngx_str_t *value);

@@ -22,6 +22,24 @@ Test::OneID::seed_session($SID, pin => '31234567890123',
 my $backend = Test::OneID::Conf::env('BACKEND_PORT', 18081);
 
 our $LOCATIONS = <<"END";
+    location = /ssi-rewritten {
+        oneid off;
+        ssi on;
+        default_type text/html;
+        return 200 '[<!--# include virtual="/first/x" -->]';
+    }
+
+    location /first/ {
+        oneid on;
+        rewrite ^ /second/x last;
+    }
+
+    location /second/ {
+        oneid on;
+        oneid_pass_headers off;
+        proxy_pass http://127.0.0.1:$backend;
+    }
+
     location = /ssi {
         oneid off;
         ssi on;
@@ -214,3 +232,14 @@ GET /guarded/page
 --- more_headers
 Cookie: oneid_session=nonexistentSxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 --- error_code: 401
+
+
+
+=== TEST 11: "rewrite ... last" in a subrequest: the second location's settings
+--- request
+GET /ssi-rewritten
+--- more_headers
+Cookie: oneid_session=subrequestSxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+--- error_code: 200
+--- response_body_like chomp
+\A(?!.*X-OneID-)\[GET /second/x HTTP/1\.[01]\n

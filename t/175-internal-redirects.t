@@ -16,6 +16,8 @@ our $SID = 'redirectsS' . ('r' x 33);
 # logged in ten minutes ago
 Test::OneID::seed_session($SID, pin => '41234567890123', ttl => 3600,
                           login_time => time - 600);
+# for the tests that end their session
+Test::OneID::seed_session('redirectsS' . ('k' x 33), ttl => 3600);
 # the same, for the test that ends its session
 Test::OneID::seed_session('redirectsS' . ('e' x 33), ttl => 3600,
                           login_time => time - 600);
@@ -140,3 +142,41 @@ GET /to-same/x
 --- error_code: 200
 --- response_body_like chomp
 ^(?:(?!X-OneID-Pin)[^\n]*\n)*X-OneID-Pin: 41234567890123\n(?:(?!X-OneID-Pin)[^\n]*\n)*\n$
+
+
+
+=== TEST 7: a subrequest (auth_request) before the redirect: still signed in
+--- config eval
+Test::OneID::Conf::server_config(locations => <<"END")
+    location = /authz { internal; oneid on; return 204; }
+    location /checked/ {
+        oneid on;
+        auth_request /authz;
+        try_files /nonexistent \@checked;
+    }
+    location \@checked {
+        oneid on;
+        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_BACKEND_PORT};
+    }
+END
+--- request
+GET /checked/x
+--- error_code: 200
+--- response_body_like chomp
+\AGET /checked/x HTTP/1\.[01]\n(?:[^\n]*\n)*?X-OneID-Pin: 41234567890123\n
+
+
+
+=== TEST 8: an internal redirect into the logout location ends the session
+--- config eval
+Test::OneID::Conf::server_config(locations => <<"END")
+    location = /bye { oneid on; try_files /nonexistent /oneid/logout; }
+END
+--- request
+GET /bye
+--- more_headers
+Sec-Fetch-Site: same-origin
+Cookie: oneid_session=redirectsSkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk
+--- error_code: 302
+--- error_log
+user "seeded.user" signed out

@@ -209,3 +209,17 @@ Sec-Fetch-Site: same-origin
 --- error_code: 302
 --- response_headers_like
 Location: ^http://[^/]+/$
+
+
+
+=== TEST 13: two different session cookies: the conflict page, not a success
+--- request
+GET /oneid/logout
+--- more_headers
+Sec-Fetch-Site: same-origin
+Cookie: oneid_session=logoutFSlllllllllllllllllllllllllllllllllll; oneid_session=logoutGSlllllllllllllllllllllllllllllllllll
+--- error_code: 400
+--- response_headers
+Set-Cookie:
+--- no_error_log
+signed out
