@@ -65,7 +65,7 @@ my @workers = $t->worker_pids;
 ok @workers >= 1, "nginx worker running (@workers)";
 
 # the prefix is this file's own: start from a clean slate
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+$t->clear_keys($prefix);
 
 my $UZ_502 = 'OneID javob bermayapti';
 my $UZ_403 = 'Kirish rad etildi';
@@ -220,6 +220,6 @@ failed_login('OneID down', user => 'citizen-basic', server => 'down', status => 
     is_deeply [ $t->worker_pids ], \@workers, 'the same worker served every case';
 }
 
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+$t->clear_keys($prefix);
 
 done_testing;

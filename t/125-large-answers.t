@@ -71,7 +71,7 @@ my $t = Test::OneID->new(
 my @workers = $t->worker_pids;
 ok @workers >= 1, "nginx worker running (@workers)";
 
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+$t->clear_keys($prefix);
 
 # the basic organisation, last in legal_info (t/mock-oneid/fixtures.py)
 my $BASIC_TIN = '300009999';
@@ -142,6 +142,6 @@ refused('1 MiB + 1 byte, 16k buffer', '16k', 'identify-legal-1m-plus');
     is_deeply [ $t->worker_pids ], \@workers, 'the same worker served every case';
 }
 
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+$t->clear_keys($prefix);
 
 done_testing;

@@ -111,7 +111,7 @@ my $t = Test::OneID->new(
 );
 
 # the prefix is this file's own: start from a clean slate
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+$t->clear_keys($prefix);
 
 # ---------------------------------------------------------------------------
 # raw HTTP: Test::OneID::raw_get and friends
@@ -435,7 +435,7 @@ for my $case ([ 'identify-inject', \%INJECT ], [ 'identify-crlf', \%CRLF ]) {
 unlike Test::Nginx::Server::read_error_log(0), qr/\[(alert|crit|emerg)\]|signal \d+/,
     'no alert and no crashed worker in error.log';
 
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+$t->clear_keys($prefix);
 
 done_testing;
 

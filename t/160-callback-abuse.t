@@ -67,7 +67,7 @@ my $t = Test::OneID->new(
     user_files     => ">>> static/index.html\nstatic index page\n",
 );
 
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+$t->clear_keys($prefix);
 
 sub state_of { ($_[0] =~ /[?&]state=([^&]+)/)[0] // '' }
 sub code_of  { ($_[0] =~ /[?&]code=([^&]+)/)[0] // '' }
@@ -434,6 +434,6 @@ for my $case (
     unlike $all, qr/signal \d+|exited on signal/, 'no worker crashed';
 }
 
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+$t->clear_keys($prefix);
 
 done_testing;

@@ -165,6 +165,13 @@ sub redis {
 sub session_keys { my ($self, $prefix) = @_; $self->keys_of(($prefix // 'oneid:') . 'session:*') }
 sub state_keys   { my ($self, $prefix) = @_; $self->keys_of(($prefix // 'oneid:') . 'state:*') }
 
+# $t->clear_keys('oneid150:'): every key under a file's own prefix gone
+sub clear_keys {
+    my ($self, $prefix) = @_;
+    croak 'clear_keys: a prefix is needed' unless length($prefix // '');
+    $self->redis('DEL', $_) for $self->keys_of("$prefix*");
+}
+
 sub keys_of {
     my ($self, $pattern) = @_;
     my @keys = sort @{ $self->redis('KEYS', $pattern) };
