@@ -6,9 +6,8 @@ use strict;
 use warnings;
 
 use lib 't/lib';
-use Digest::SHA qw(sha256_hex);
 use Test::More;
-use Test::OneID;
+use Test::OneID qw(session_key);
 use Test::OneID::Conf qw(http_config server_config);
 
 my $t = Test::OneID->new(
@@ -43,7 +42,7 @@ is $attrs->{path}, '/', '... Path=/';
 ok !defined $attrs->{expires}, '... dies with the browser';
 
 # 3. the session in Redis: hashed key, sliding TTL, the identity
-my $key = 'oneid:session:' . sha256_hex($sid);
+my $key = session_key($sid);
 my $ttl = $t->redis('TTL', $key);
 ok $ttl > 28790 && $ttl <= 28800, "TTL is the 8 hour idle timeout ($ttl)";
 my @lines = split /\n/, $t->redis('GET', $key), -1;

@@ -61,15 +61,6 @@ sub session_keys {
     return scalar @keys;
 }
 
-# steps 1 and 2 of a login; returns the callback's path and query
-sub callback_for {
-    my ($b, $user) = @_;
-    my $res = $b->get('/ward');
-    $res = $b->get($res->header('Location') . "&mock_user=$user");
-    (my $cb = $res->header('Location')) =~ s{^https?://[^/]+}{};
-    return $cb;
-}
-
 # the login stops at OneID's answer: which page, which log line
 my @cases = (
     [ 'token-500',             502, qr/OneID token request answered with status 500/ ],
@@ -116,13 +107,13 @@ for my $case (@cases) {
     {
         my ($lang, $re) = @$_;
         $b = $t->browser;
-        $res = $b->get(callback_for($b, 'identify-500'),
+        $res = $b->get($b->callback_for('identify-500'),
                        { 'Accept-Language' => $lang });
         like $res->{body}, $re, "Accept-Language: $lang";
     }
 
     $b = $t->browser;
-    $res = $b->get(callback_for($b, 'identify-500'),
+    $res = $b->get($b->callback_for('identify-500'),
                    { 'X-Requested-With' => 'XMLHttpRequest' });
     like $res->header('Content-Type'), qr{^application/json}, 'JSON for scripts';
     like $res->{body}, qr/^\{"error":"oneid_unavailable","status":502,/,
@@ -132,7 +123,7 @@ for my $case (@cases) {
 # an error_page for the status wins over the built-in page
 {
     my $b = $t->browser;
-    (my $cb = callback_for($b, 'token-500'))
+    (my $cb = $b->callback_for('token-500'))
         =~ s{^/oneid/callback}{/oneid/callback-custom};
     my $res = $b->get($cb);
     is $res->{status}, 502, 'error_page: status kept';

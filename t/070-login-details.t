@@ -8,7 +8,7 @@ use warnings;
 use lib 't/lib';
 use Digest::SHA qw(sha256_hex);
 use Test::More;
-use Test::OneID;
+use Test::OneID qw(session_key state_key);
 use Test::OneID::Conf qw(http_config server_config env);
 
 my $backend = env('BACKEND_PORT', 18081);
@@ -38,18 +38,6 @@ END
     log_level     => 'info',
 );
 
-# steps 1 and 2 of a login: the callback path and query OneID sends back
-sub start_login {
-    my ($b, $path, $user) = @_;
-    my $res = $b->get($path);
-    die "expected 302 from $path, got $res->{status}\n" unless $res->{status} == 302;
-    $res = $b->get($res->header('Location') . '&mock_user=' . ($user // 'citizen-basic'));
-    (my $cb = $res->header('Location')) =~ s{^https?://[^/]+}{};
-    return $cb;
-}
-
-sub session_key { 'oneid:session:' . sha256_hex($_[0]) }
-
 sub headers_of {
     my ($body) = @_;
     my %h;
@@ -65,7 +53,7 @@ my $origin = qr{^http://127\.0\.0\.1:\d+};
 # --- several tabs: three logins started, finished in reverse order
 {
     my $b = $t->browser;
-    my @cb = map { start_login($b, "/tab/$_") } 1 .. 3;
+    my @cb = map { $b->callback_for('citizen-basic', "/tab/$_") } 1 .. 3;
     my %states = map { /state=([^&]+)/; $1 => 1 } @cb;
     is scalar keys %states, 3, 'three tabs, three different states';
     for my $i (reverse 0 .. 2) {
@@ -79,9 +67,9 @@ my $origin = qr{^http://127\.0\.0\.1:\d+};
 # --- a state works once
 {
     my $b = $t->browser;
-    my $cb = start_login($b, '/once');
+    my $cb = $b->callback_for('citizen-basic', '/once');
     my ($state) = $cb =~ /state=([^&]+)/;
-    my $skey = 'oneid:state:' . sha256_hex($state);
+    my $skey = state_key($state);
     is $t->redis('EXISTS', $skey), 1, 'state stored under its hash';
     my $ttl = $t->redis('TTL', $skey);
     ok $ttl > 590 && $ttl <= 600, "state expires after 10 minutes ($ttl)";
@@ -107,7 +95,7 @@ my $origin = qr{^http://127\.0\.0\.1:\d+};
 # --- a state belongs to the browser that started the login
 {
     my $a = $t->browser;
-    my $cb = start_login($a, '/mine');
+    my $cb = $a->callback_for('citizen-basic', '/mine');
     my $b = $t->browser;
 
     my $res = $b->get($cb);
@@ -125,9 +113,9 @@ my $origin = qr{^http://127\.0\.0\.1:\d+};
 # --- an expired state
 {
     my $b = $t->browser;
-    my $cb = start_login($b, '/late');
+    my $cb = $b->callback_for('citizen-basic', '/late');
     my ($state) = $cb =~ /state=([^&]+)/;
-    $t->redis('DEL', 'oneid:state:' . sha256_hex($state));
+    $t->redis('DEL', state_key($state));
     is $b->get($cb)->{status}, 400, 'expired state: 400, not a redirect';
 }
 
@@ -242,7 +230,7 @@ for my $user (sort keys %expect) {
 # finishing last wins)
 {
     my $b = $t->browser;
-    my @cb = map { start_login($b, "/tab$_", 'doctor') } 1 .. 2;
+    my @cb = map { $b->callback_for('doctor', "/tab$_") } 1 .. 2;
     $b->get($cb[0]);
     my $first = $b->cookie('oneid_session');
     $b->get($cb[1]);
@@ -256,7 +244,7 @@ for my $user (sort keys %expect) {
 # --- what OneID receives
 {
     my $b = $t->browser;
-    my $cb = start_login($b, '/bc');
+    my $cb = $b->callback_for('citizen-basic', '/bc');
     my ($code) = $cb =~ /code=([^&]+)/;
     $b->get($cb, {
         'Authorization'   => 'Basic c2VjcmV0OnNlY3JldA==',

@@ -53,9 +53,7 @@ is $status, 200, 'Redis answers again: served without a reload';
 # --- a slow OneID exchange delays nobody else
 {
     my $slow = $t->browser;
-    my $res = $slow->get('/slow');
-    $res = $slow->get($res->header('Location') . '&mock_user=token-slow');
-    (my $cb = $res->header('Location')) =~ s{^https?://[^/]+}{};
+    my $cb = $slow->callback_for('token-slow', '/slow');
 
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {

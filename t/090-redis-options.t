@@ -5,10 +5,9 @@ use strict;
 use warnings;
 
 use lib 't/lib';
-use Digest::SHA qw(sha256_hex);
 use File::Temp qw(tempdir);
 use Test::More;
-use Test::OneID;
+use Test::OneID qw(session_key);
 use Test::OneID::Conf qw(http_config server_config);
 use Time::HiRes qw(sleep);
 
@@ -53,7 +52,7 @@ sub gateway {
     my $b = $t->browser;
     is $b->login('/ward', user => 'doctor')->{status}, 302, 'password, db and prefix: login works';
     is $b->get('/ward')->{status}, 200, '... and the session is found';
-    my $key = 'mis:session:' . sha256_hex($b->cookie('oneid_session'));
+    my $key = session_key($b->cookie('oneid_session'), 'mis:');
     is rcli('-n', 3, 'exists', $key), '1', '... in database 3 under the prefix';
     is rcli('-n', 0, 'dbsize'), '0', '... and nothing in database 0';
 }
@@ -63,7 +62,7 @@ sub gateway {
     my $b = $t->browser;
     is $b->login('/ward', user => 'citizen-eds')->{status}, 302, 'unix socket: login works';
     is $b->get('/ward')->{status}, 200, '... and the session is found';
-    my $key = 'oneid:session:' . sha256_hex($b->cookie('oneid_session'));
+    my $key = session_key($b->cookie('oneid_session'));
     is rcli('-n', 4, 'exists', $key), '1', '... in database 4';
 }
 

@@ -7,9 +7,8 @@ use strict;
 use warnings;
 
 use lib 't/lib';
-use Digest::SHA qw(sha256_hex);
 use Test::More;
-use Test::OneID;
+use Test::OneID qw(session_key);
 use Test::OneID::Conf qw(http_config server_config);
 use File::Temp ();
 use Time::HiRes qw(time sleep);
@@ -22,45 +21,35 @@ my $t = Test::OneID->new(
     log_level     => 'info',
 );
 
-sub getex_calls {
-    my ($line) = grep { /^cmdstat_getex:/ } split /\r\n/, $t->redis('INFO', 'commandstats');
-    return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
-}
-
-sub expire_calls {
-    my ($line) = grep { /^cmdstat_expire:/ } split /\r\n/, $t->redis('INFO', 'commandstats');
-    return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
-}
-
 my $b = $t->browser;
 is $b->login('/ward', user => 'doctor')->{status}, 302, 'logged in';
-my $key = 'oneid:session:' . sha256_hex($b->cookie('oneid_session'));
+my $key = session_key($b->cookie('oneid_session'));
 
 # first request reads Redis and fills the cache; the next ones do not
-my $before = getex_calls();
+my $before = $t->command_calls('getex');
 my $res = $b->get('/ward');
 is $res->{status}, 200, 'first request served';
 like $res->{body}, qr/^X-OneID-Pin: 41203870000017$/m, '... with the identity';
-is getex_calls() - $before, 1, '... after one GETEX';
+is $t->command_calls('getex') - $before, 1, '... after one GETEX';
 
-$before = getex_calls();
+$before = $t->command_calls('getex');
 my $ok = 1;
 for (1 .. 20) {
     my $r = $b->get('/ward');
     $ok &&= $r->{status} == 200 && $r->{body} =~ /^X-OneID-Pin: 41203870000017$/m;
 }
 ok $ok, '20 more requests served with the identity';
-is getex_calls() - $before, 0, '... from the cache, without a GETEX';
+is $t->command_calls('getex') - $before, 0, '... from the cache, without a GETEX';
 
 # the idle timeout in Redis is still pushed forward (refresh=1s)
 $t->redis('EXPIRE', $key, 100);
-my $expires = expire_calls();
+my $expires = $t->command_calls('expire');
 sleep 1.1;
 $b->get('/ward');
 my $ttl;
 for (1 .. 50) { $ttl = $t->redis('TTL', $key); last if $ttl > 100; sleep 0.02 }
 ok $ttl > 28790, "a cached request still restores the Redis TTL ($ttl)";
-ok expire_calls() - $expires >= 1, '... with an EXPIRE';
+ok $t->command_calls('expire') - $expires >= 1, '... with an EXPIRE';
 
 # logout on this node: the cached copy goes at once
 $res = $b->get('/oneid/logout');
@@ -99,7 +88,7 @@ for my $n (1 .. 2) {
 my $c = $t->browser;
 $c->login('/ward', user => 'doctor');
 $c->get('/ward');    # cached
-$t->redis('DEL', 'oneid:session:' . sha256_hex($c->cookie('oneid_session')));
+$t->redis('DEL', session_key($c->cookie('oneid_session')));
 is $c->get('/ward')->{status}, 200, 'deleted elsewhere: still served from the cache';
 my $start = time;
 my $status = 200;

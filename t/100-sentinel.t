@@ -34,13 +34,12 @@ use strict;
 use warnings;
 
 use lib 't/lib';
-use Digest::SHA qw(sha256_hex);
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Test::More;
-use Test::OneID;
+use Test::OneID qw(session_key);
 use Test::OneID::Conf qw(http_config server_config);
 use Time::HiRes qw(time sleep);
 
@@ -146,7 +145,7 @@ wait_until(60, 'the Sentinels to see the replica and each other', sub { healthy(
 
 my $sentinels = join ' ', map { "127.0.0.1:$_" } @S;
 my $t = gateway("$sentinels master=$NAME connect_timeout=500ms timeout=500ms");
-my @workers = worker_pids();
+my @workers = $t->worker_pids;
 is scalar @workers, 1, "one nginx worker (@workers)";
 
 sub gateway {
@@ -160,9 +159,6 @@ sub gateway {
     );
 }
 
-sub worker_pids { $t->worker_pids }
-
-sub session_key { 'oneid:session:' . sha256_hex($_[0]->cookie('oneid_session') // '') }
 
 # --- 2. login through the Sentinels' master
 
@@ -172,7 +168,7 @@ is $res->{status}, 302, 'sentinel configuration: login through the mock works';
 $res = $b->get('/ward');
 is $res->{status}, 200, '... the session is found';
 like $res->{body}, qr/^X-OneID-Pin: 41203870000017$/m, '... and the identity reaches the backend';
-my $key = session_key($b);
+my $key = session_key($b->cookie('oneid_session'));
 is rc($A, 'EXISTS', $key), 1, 'the session key is on the master';
 is rc($A, 'WAIT', 1, 5000), 1, '... the replica acknowledged the write';
 is rc($B, 'EXISTS', $key), 1, '... and has the key too';
@@ -228,7 +224,7 @@ ok wait_until(30, 'the Sentinels to settle', sub { healthy($B, $A) }), 'the Sent
 {
     my $c = $t->browser;
     is $c->login('/ward', user => 'citizen-basic')->{status}, 302, 'a new login works';
-    my $k = session_key($c);
+    my $k = session_key($c->cookie('oneid_session'));
     is rc($B, 'EXISTS', $k), 1, '... and writes to the new master';
     is rc($B, 'WAIT', 1, 5000), 1, '... which replicates it';
     is rc($A, 'EXISTS', $k), 1, '... to the old master, now its replica';
@@ -262,7 +258,7 @@ is rc($S[1], 'SENTINEL', 'FAILOVER', $NAME), 'OK', 'SENTINEL FAILOVER with the f
 {
     my $c = $t->browser;
     is $c->login('/ward', user => 'citizen-eds')->{status}, 302, 'a new login works';
-    is rc($A, 'EXISTS', session_key($c)), 1, '... and writes to the new master';
+    is rc($A, 'EXISTS', session_key($c->cookie('oneid_session'))), 1, '... and writes to the new master';
 }
 kill CONT => pid_of($S[0]);
 ok wait_until(60, 'the Sentinels to settle', sub { healthy($A, $B) }),
@@ -339,7 +335,7 @@ ok wait_until(60, 'the Sentinels to settle', sub { healthy($A, $B) }), 'the Sent
 
 # --- 8 (first nginx). nothing crashed
 
-is_deeply [ worker_pids() ], \@workers, 'the same worker served every phase (no crash, no reload)';
+is_deeply [ $t->worker_pids ], \@workers, 'the same worker served every phase (no crash, no reload)';
 {
     my $all = Test::Nginx::Server::read_error_log(0);
     unlike $all, qr/\[(alert|crit|emerg)\]/, 'no [alert], [crit] or [emerg] in error.log';
@@ -359,11 +355,11 @@ my $proxy = Test::OneID::HoldProxy->new(listen => $P, upstream => $S[0],
 $t = gateway("127.0.0.1:$P 127.0.0.1:$S[1] 127.0.0.1:$S[2] master=$NAME"
              . ' connect_timeout=5s timeout=5s');
 {
-    my ($worker) = worker_pids();
+    my ($worker) = $t->worker_pids;
     my $c = $t->browser;
     is $c->login('/ward', user => 'doctor')->{status}, 302, 'slow Sentinel: login through the proxy';
     is $c->get('/ward')->{status}, 200, '... served by the master';
-    my $k = session_key($c);
+    my $k = session_key($c->cookie('oneid_session'));
     is rc($A, 'EXISTS', $k), 1, "... which is $A";
     ok wait_until(10, 'the worker to subscribe on every Sentinel', sub {
         3 == grep { rc($_, 'CLIENT', 'LIST') =~ /cmd=subscribe/ } @S }),
@@ -408,7 +404,7 @@ $t = gateway("127.0.0.1:$P 127.0.0.1:$S[1] 127.0.0.1:$S[2] master=$NAME"
     for my $user (qw(citizen-basic citizen-eds doctor citizen-basic doctor)) {
         my $d = $t->browser;
         $d->login('/ward', user => $user);
-        push @keys, session_key($d) if $d->get('/ward')->{status} == 200;
+        push @keys, session_key($d->cookie('oneid_session')) if $d->get('/ward')->{status} == 200;
     }
     is scalar @keys, 5, 'five logins after the late answer';
     is_deeply [ map { rc($B, 'EXISTS', $_) } @keys ], [ (1) x @keys ],
@@ -449,7 +445,7 @@ $t = gateway(qq{$sentinels master=$NAME "sentinel_password=$q" "password=$MP"});
     my $c = $t->browser;
     is $c->login('/ward', user => 'doctor')->{status}, 302, 'with both passwords: login works';
     is $c->get('/ward')->{status}, 200, '... the session is found';
-    is rc($B, 'EXISTS', session_key($c)), 1, '... on the master';
+    is rc($B, 'EXISTS', session_key($c->cookie('oneid_session'))), 1, '... on the master';
     unlike Test::Nginx::Server::read_error_log(0), qr/\[(alert|crit|emerg)\]/, '... no [alert]/[crit]';
 }
 

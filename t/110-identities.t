@@ -11,9 +11,8 @@ use strict;
 use warnings;
 
 use lib 't/lib';
-use Digest::SHA qw(sha256_hex);
 use Test::More;
-use Test::OneID;
+use Test::OneID qw(session_key);
 use Test::OneID::Conf qw(http_config server_config env);
 
 my $backend = env('BACKEND_PORT', 18081);
@@ -99,8 +98,6 @@ sub pct {
     $s =~ s/([^\x20-\x24\x26-\x7e])/sprintf '%%%02X', ord $1/ge;
     return $s;
 }
-
-sub session_key { 'oneid:session:' . sha256_hex($_[0]) }
 
 # The echo backend's answer: (request line, [ [name, value], ... ] in the
 # order received, body).

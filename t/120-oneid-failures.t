@@ -61,30 +61,11 @@ my $t = Test::OneID->new(
     user_files     => ">>> oops.html\ncustom 502 page\n",
 );
 
-my @workers = worker_pids();
+my @workers = $t->worker_pids;
 ok @workers >= 1, "nginx worker running (@workers)";
 
-sub worker_pids { $t->worker_pids }
-
-sub session_keys { join ' ', sort @{ $t->redis('KEYS', "${prefix}session:*") } }
-
 # the prefix is this file's own: start from a clean slate
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
-
-sub browser_for {
-    my ($which) = @_;
-    return $t->browser unless $which;
-    return Test::OneID::Browser->new(base_url => "http://127.0.0.1:$port{$which}");
-}
-
-# steps 1 and 2 of a login: the callback's path and query
-sub callback_for {
-    my ($b, $user) = @_;
-    my $res = $b->get('/ward');
-    $res = $b->get($res->header('Location') . "&mock_user=$user");
-    (my $cb = $res->header('Location') // '') =~ s{^https?://[^/]+}{};
-    return $cb;
-}
+$t->clear_keys($prefix);
 
 my $UZ_502 = 'OneID javob bermayapti';
 my $UZ_403 = 'Kirish rad etildi';
@@ -94,11 +75,11 @@ my $UZ_403 = 'Kirish rad etildi';
 #   variant), callback (another path), headers, nginx_error (qr//)
 sub failed_login {
     my ($name, %want) = @_;
-    my $b = browser_for($want{server});
-    my $before = session_keys();
+    my $b = $t->browser($want{server} && $port{ $want{server} });
+    my $before = join ' ', $t->session_keys($prefix);
     $t->mark_error_log;
 
-    my $cb = callback_for($b, $want{user} // $name);
+    my $cb = $b->callback_for($want{user} // $name);
     like $cb, qr{^/oneid/callback\?code=[0-9a-f-]{36}&state=}, "$name: OneID sent the user back"
         or return;
     $cb =~ s{^/oneid/callback}{$want{callback}} if $want{callback};
@@ -109,7 +90,7 @@ sub failed_login {
     ok !(grep { /^oneid_session=/ } @{ $res->{headers}{'set-cookie'} || [] }),
         "$name: no session cookie set";
     ok !defined $b->cookie('oneid_session'), "$name: browser has no session";
-    is session_keys(), $before, "$name: no session key in Redis";
+    is join(' ', $t->session_keys($prefix)), $before, "$name: no session key in Redis";
 
     if ($want{title}) {
         like $res->header('Content-Type'), qr{^text/html; charset=utf-8$}, "$name: HTML";
@@ -164,13 +145,13 @@ failed_login('identify-giant', status => 502, title => $UZ_502,
     log => qr/oneid: OneID identify response is larger than 1 MB, client:/);
 for my $which (undef, 'big') {
     my $buffer = $which ? '128k' : '16k';
-    my $b = browser_for($which);
-    my @before = split ' ', session_keys();
+    my $b = $t->browser($which && $port{$which});
+    my @before = $t->session_keys($prefix);
     my $res = $b->login('/ward', user => 'identify-huge');
     is $res->{status}, 302, "identify-huge (66 KB) with a $buffer buffer: login completes";
     ok defined $b->cookie('oneid_session'), '... with a session cookie';
     # (this also shows that the "no session key" checks can see one)
-    my @after = split ' ', session_keys();
+    my @after = $t->session_keys($prefix);
     is scalar @after, @before + 1, "... and a ${prefix}session: key";
     like $b->get('/ward')->{body}, qr/^X-OneID-Pin: 31505900000011$/m,
         '... and the identity reaches the backend';
@@ -236,9 +217,9 @@ failed_login('OneID down', user => 'citizen-basic', server => 'down', status => 
     my $all = Test::Nginx::Server::read_error_log(0);
     unlike $all, qr/\[(alert|crit|emerg)\]/, 'no [alert], [crit] or [emerg] in the whole error.log';
     unlike $all, qr/signal 11|exited on signal/, 'no worker exited on a signal';
-    is_deeply [ worker_pids() ], \@workers, 'the same worker served every case';
+    is_deeply [ $t->worker_pids ], \@workers, 'the same worker served every case';
 }
 
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+$t->clear_keys($prefix);
 
 done_testing;

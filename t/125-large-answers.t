@@ -71,28 +71,21 @@ my $t = Test::OneID->new(
 my @workers = $t->worker_pids;
 ok @workers >= 1, "nginx worker running (@workers)";
 
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
-
-sub session_keys  { join ' ', sort @{ $t->redis('KEYS', "${prefix}session:*") } }
-sub session_count { scalar @{ $t->redis('KEYS', "${prefix}session:*") } }
-
-sub browser_for {
-    Test::OneID::Browser->new(base_url => "http://127.0.0.1:$port{$_[0]}");
-}
+$t->clear_keys($prefix);
 
 # the basic organisation, last in legal_info (t/mock-oneid/fixtures.py)
 my $BASIC_TIN = '300009999';
 
 sub signs_in {
     my ($name, $buffer, $user) = @_;
-    my $b = browser_for($buffer);
-    my $before = session_count();
+    my $b = $t->browser($port{$buffer});
+    my $before = $t->session_keys($prefix);
     $t->mark_error_log;
 
     my $res = $b->login('/ward', user => $user);
     is $res->{status}, 302, "$name: the login completes" or diag $res->summary;
     ok defined $b->cookie('oneid_session'), "$name: session cookie";
-    is session_count(), $before + 1, "$name: a session in Redis";
+    is scalar $t->session_keys($prefix), $before + 1, "$name: a session in Redis";
     my $ward = $b->get('/ward');
     like $ward->{body}, qr/^X-OneID-Pin: 31505900000011$/m, "$name: the identity reaches the backend";
     like $ward->{body}, qr/^X-OneID-Legal-Tin: $BASIC_TIN$/m, "$name: with the basic organisation";
@@ -102,8 +95,8 @@ sub signs_in {
 
 sub refused {
     my ($name, $buffer, $user) = @_;
-    my $b = browser_for($buffer);
-    my $before = session_keys();
+    my $b = $t->browser($port{$buffer});
+    my $before = join ' ', $t->session_keys($prefix);
     $t->mark_error_log;
 
     my $res = $b->login('/ward', user => $user, quiet => 1);
@@ -112,7 +105,7 @@ sub refused {
     like $res->{body}, qr{<html lang="uz">.*<title>OneID javob bermayapti</title>}s,
         "$name: the OneID-unavailable page";
     ok !defined $b->cookie('oneid_session'), "$name: no session cookie";
-    is session_keys(), $before, "$name: no session in Redis";
+    is join(' ', $t->session_keys($prefix)), $before, "$name: no session in Redis";
     my @errors = $t->errors_since_mark;
     is scalar @errors, 1, "$name: exactly one [error] line" or diag @errors;
     like $errors[0] // '',
@@ -149,6 +142,6 @@ refused('1 MiB + 1 byte, 16k buffer', '16k', 'identify-legal-1m-plus');
     is_deeply [ $t->worker_pids ], \@workers, 'the same worker served every case';
 }
 
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+$t->clear_keys($prefix);
 
 done_testing;

@@ -16,9 +16,8 @@ use strict;
 use warnings;
 
 use lib 't/lib';
-use Digest::SHA qw(sha256_hex);
 use Test::More;
-use Test::OneID;
+use Test::OneID qw(session_key);
 use Test::OneID::Conf qw(http_config server_config env);
 
 my $port = env('PORT', 1984);
@@ -52,8 +51,6 @@ my %NOSY = (
 );
 my $NOSY_RE = qr/a=b|Basic|xyz|SecretAgent|6\.6\.6\.6|oneid_session/i;
 my %NOSY_NAME = map { lc($_) => 1 } keys %NOSY, 'Cookie';
-
-sub session_key { 'oneid:session:' . sha256_hex($_[0]) }
 
 sub access_token_of {
     my ($b) = @_;

@@ -126,8 +126,6 @@ sub session_keys { scalar @{ rcmd('KEYS', 'oneid:session:*') } }
 
 my $t;
 
-sub worker_pids { $t->worker_pids }
-
 sub fd_count {
     my ($pid) = @_;
     opendir my $dh, "/proc/$pid/fd" or return -1;
@@ -200,7 +198,7 @@ $t = Test::OneID->new(
     workers        => 1,
 );
 
-my @workers = worker_pids();
+my @workers = $t->worker_pids;
 is scalar @workers, 1, "one worker (@workers)";
 my $worker = $workers[0] // 0;
 
@@ -290,7 +288,7 @@ is scalar(sockets_to($worker, $redis_port)), 1, 'worker holds one connection to 
         '... from the lost connection, not a timeout';
     is scalar(lines_like(qr/oneid: lost connection to redis at \Q$addr\E/)), 1,
         '... which is logged once';
-    is_deeply [worker_pids()], [$worker], 'the same worker is still running';
+    is_deeply [$t->worker_pids], [$worker], 'the same worker is still running';
     is scalar(lines_like($CRASH)), 0, 'no crash, no alert';
 }
 
@@ -345,7 +343,7 @@ is scalar(sockets_to($worker, $redis_port)), 1, 'worker holds one connection to 
     is scalar @down, 1, 'the outage is one line in the error log' or diag @down;
     my @back = lines_like($BACK);
     is scalar @back, 1, 'its end is one line too' or diag @back;
-    is_deeply [worker_pids()], [$worker], 'the same worker throughout';
+    is_deeply [$t->worker_pids], [$worker], 'the same worker throughout';
 }
 
 # --- several outages of each kind, then: the same descriptors as
@@ -382,7 +380,7 @@ is scalar(sockets_to($worker, $redis_port)), 1, 'worker holds one connection to 
     is scalar @clients, 1, 'Redis sees one client: the worker' or diag @clients;
     like $clients[0] // '', qr/\baddr=127\.0\.0\.1:$socks[0] /, '... on that socket'
         if @socks;
-    is_deeply [worker_pids()], [$worker], 'the same worker throughout';
+    is_deeply [$t->worker_pids], [$worker], 'the same worker throughout';
     is scalar(lines_like($CRASH)), 0, 'no crash, no alert';
 }
 
@@ -391,9 +389,7 @@ is scalar(sockets_to($worker, $redis_port)), 1, 'worker holds one connection to 
 {
     $t->mark_error_log;
     my $c = $t->browser;
-    my $res = $c->get('/full');
-    $res = $c->get($res->header('Location') . '&mock_user=citizen-basic');
-    (my $cb = $res->header('Location')) =~ s{^https?://[^/]+}{};
+    my $cb = $c->callback_for('citizen-basic', '/full');
     like $cb, qr{^/oneid/callback\?code=}, 'a login reached the callback step';
 
     my $sessions = session_keys();
@@ -415,7 +411,7 @@ is scalar(sockets_to($worker, $redis_port)), 1, 'worker holds one connection to 
     ok $refused == 3 && $stored > 2,
         "Redis (maxmemory $max, noeviction) full after $stored writes";
 
-    $res = $c->get($cb);
+    my $res = $c->get($cb);
     is $res->{status}, 503, 'the callback answers 503';
     ok !defined $res->{location}, '... with no redirect';
     my @set = grep { /^oneid_session=[^;]/ } @{ $res->{headers}{'set-cookie'} || [] };

@@ -34,12 +34,9 @@ use strict;
 use warnings;
 
 use lib 't/lib';
-use Digest::SHA qw(sha256_hex);
-use IO::Select;
-use IO::Socket::INET;
 use JSON::PP ();
 use Test::More;
-use Test::OneID;
+use Test::OneID qw(raw_get header_values session_key state_key);
 use Test::OneID::Conf qw(http_config server_config env);
 
 my $prefix = 'oneid150:';
@@ -114,66 +111,10 @@ my $t = Test::OneID->new(
 );
 
 # the prefix is this file's own: start from a clean slate
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+$t->clear_keys($prefix);
 
 # ---------------------------------------------------------------------------
-# raw HTTP
-
-# One request on a new connection, exactly these bytes; the answer as
-# { status, headers => [[name, value], ...], body, raw, http09 }.
-sub raw_request {
-    my ($port, $bytes) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 10)
-        or die "cannot connect to 127.0.0.1:$port: $@\n";
-    local $SIG{PIPE} = 'IGNORE';
-    while (length $bytes) {
-        my $n = syswrite($s, $bytes) or last;    # nginx may answer early
-        substr($bytes, 0, $n, '');
-    }
-    my $data = '';
-    my $sel = IO::Select->new($s);
-    while ($sel->can_read(10)) {
-        my $n = sysread($s, $data, 65536, length $data);
-        last unless $n;
-    }
-    return parse_response($data);
-}
-
-sub parse_response {
-    my ($data) = @_;
-    my %r = (raw => $data, status => 0, headers => [], body => '', http09 => 0);
-    my ($status, $head, $body) = $data =~ m{\AHTTP/1\.[01] (\d{3})[^\r\n]*\r\n(.*?)\r\n\r\n(.*)\z}s;
-    unless (defined $status) {
-        @r{qw(body http09)} = ($data, 1);
-        return \%r;
-    }
-    $r{status} = $status;
-    $r{headers} = [ map { [ /\A([^:]*):[ \t]*(.*)\z/s ] } split /\r\n/, $head ];
-    if (grep { lc $_->[0] eq 'transfer-encoding' && $_->[1] =~ /chunked/i } @{ $r{headers} }) {
-        my $out = '';
-        while ($body =~ s/\A([0-9a-fA-F]+)[^\r\n]*\r\n//) {
-            my $n = hex $1;
-            last unless $n;
-            $out .= substr($body, 0, $n, '');
-            $body =~ s/\A\r\n//;
-        }
-        $body = $out;
-    }
-    $r{body} = $body;
-    return \%r;
-}
-
-sub values_of {
-    my ($res, $name) = @_;
-    return map { $_->[1] } grep { defined $_->[0] && lc $_->[0] eq lc $name } @{ $res->{headers} };
-}
-
-# GET target with extra header lines, as raw bytes
-sub raw_get {
-    my ($port, $target, @lines) = @_;
-    return raw_request($port, "GET $target HTTP/1.1\r\nHost: 127.0.0.1:$port\r\n"
-        . join('', map { "$_\r\n" } @lines) . "Connection: close\r\n\r\n");
-}
+# raw HTTP: Test::OneID::raw_get and friends
 
 # The echo backend's answer: ([ [name, value] ... ] as received, the raw
 # header lines, the body after the header block).
@@ -200,8 +141,6 @@ sub safe_path {
     return defined $p && $p =~ m{\A/} && $p !~ m{\A/[/\\]} && $p !~ /[\x00-\x20\x7f-\xff\\]/;
 }
 
-sub state_keys { sort @{ $t->redis('KEYS', "${prefix}state:*") } }
-
 # corpus: [ expect, target, label ]
 my @corpus;
 while (my $line = <DATA>) {
@@ -224,14 +163,14 @@ sub corpus_case {
     my $port = $port{$server};
     my $base = "http://127.0.0.1:$port";
     my $what = "$server: $label";
-    my %before = map { $_ => 1 } state_keys();
+    my %before = map { $_ => 1 } $t->state_keys($prefix);
 
     my $res = raw_get($port, $target);
-    my @new = grep { !$before{$_} } state_keys();
+    my @new = grep { !$before{$_} } $t->state_keys($prefix);
 
     if ($expect =~ /^4\d\d$/) {
         is $res->{status}, $expect, "$what: nginx refuses it ($expect)";
-        ok !values_of($res, 'Location') && !values_of($res, 'Set-Cookie'),
+        ok !header_values($res, 'Location') && !header_values($res, 'Set-Cookie'),
             "$what: no redirect, no cookie";
         is scalar @new, 0, "$what: no login started (no state record)";
         return;
@@ -249,9 +188,9 @@ sub corpus_case {
     my $want = $expect eq 'same' ? $target : $expect eq '/' ? '/' : substr($expect, 1);
 
     is $res->{status}, 302, "$what: login starts";
-    my ($authorize) = values_of($res, 'Location');
+    my ($authorize) = header_values($res, 'Location');
     my ($state) = ($authorize // '') =~ /[?&]state=([A-Za-z0-9_-]{43})$/;
-    ok defined $state && @new == 1 && $new[0] eq "${prefix}state:" . sha256_hex($state),
+    ok defined $state && @new == 1 && $new[0] eq state_key($state, $prefix),
         "$what: one state record, for the state sent to OneID" or return;
     my $record = $t->redis('GET', $new[0]) // '';
     my $stored = substr($record, 65);
@@ -259,7 +198,7 @@ sub corpus_case {
     ok safe_path($stored), "$what: stored return path is safe";
 
     my $b = Test::OneID::Browser->new(base_url => $base);
-    $b->store_cookies("$base/", [ values_of($res, 'Set-Cookie') ]);
+    $b->store_cookies("$base/", [ header_values($res, 'Set-Cookie') ]);
     my $idp = $b->get("$authorize&mock_user=doctor");
     my $cb = $idp->{location} // '';
     $cb =~ s{^https?://[^/]+}{};
@@ -283,11 +222,11 @@ for my $server (qw(main abs)) {
 for my $case (grep { $_->[0] !~ /^(4\d\d|0\.9)$/ } @corpus) {
     my ($expect, $target, $label) = @$case;
     my $want = $expect eq 'same' ? $target : $expect eq '/' ? '/' : substr($expect, 1);
-    my %before = map { $_ => 1 } state_keys();
+    my %before = map { $_ => 1 } $t->state_keys($prefix);
     my $res = raw_get($port{main}, $target, 'X-Requested-With: XMLHttpRequest');
     my $json = eval { JSON::PP->new->decode($res->{body}) } || {};
     ok $res->{status} == 401 && printable($json->{login_url} // '') eq printable($want)
-        && !values_of($res, 'Set-Cookie') && !(grep { !$before{$_} } state_keys()),
+        && !header_values($res, 'Set-Cookie') && !(grep { !$before{$_} } $t->state_keys($prefix)),
         "script: $label: 401, login_url " . printable($want) . ', no login started'
         or diag "$res->{status} $res->{body}";
 }
@@ -295,7 +234,7 @@ for my $case (grep { $_->[0] !~ /^(4\d\d|0\.9)$/ } @corpus) {
 # whatever happened above, no state record holds a dangerous return path
 {
     my @bad;
-    for my $key (state_keys()) {
+    for my $key ($t->state_keys($prefix)) {
         my $v = $t->redis('GET', $key) // next;
         push @bad, printable(substr $v, 65) unless safe_path(substr $v, 65);
     }
@@ -483,7 +422,7 @@ for my $case ([ 'identify-inject', \%INJECT ], [ 'identify-crlf', \%CRLF ]) {
         "$user: oneid_header_encoding raw: the cleaned bytes upstream";
 
     # the session record and error.log keep their shape
-    my $record = $t->redis('GET', "${prefix}session:" . sha256_hex($sid)) // '';
+    my $record = $t->redis('GET', session_key($sid, $prefix)) // '';
     my @fields = split /\n/, $record, -1;
     is scalar @fields, 13, "$user: session record has its 13 lines";
     unlike $record, qr/[\x00-\x09\x0b-\x1f\x7f]/, "$user: no control character in the record";
@@ -496,7 +435,7 @@ for my $case ([ 'identify-inject', \%INJECT ], [ 'identify-crlf', \%CRLF ]) {
 unlike Test::Nginx::Server::read_error_log(0), qr/\[(alert|crit|emerg)\]|signal \d+/,
     'no alert and no crashed worker in error.log';
 
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+$t->clear_keys($prefix);
 
 done_testing;
 

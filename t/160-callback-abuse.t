@@ -35,10 +35,8 @@ use warnings;
 
 use lib 't/lib';
 use Digest::SHA qw(sha256_hex);
-use IO::Select;
-use IO::Socket::INET;
 use Test::More;
-use Test::OneID;
+use Test::OneID qw(get_request parallel header_values state_key);
 use Test::OneID::Conf qw(http_config server_config env);
 
 # How many login states one browser may have pending in Redis.  Today
@@ -69,26 +67,7 @@ my $t = Test::OneID->new(
     user_files     => ">>> static/index.html\nstatic index page\n",
 );
 
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
-
-sub session_keys { join ' ', sort @{ $t->redis('KEYS', "${prefix}session:*") } }
-sub state_keys   { @{ $t->redis('KEYS', "${prefix}state:*") } }
-sub state_key    { "${prefix}state:" . sha256_hex($_[0]) }
-
-sub browser {
-    my ($port) = @_;
-    return Test::OneID::Browser->new(base_url => 'http://127.0.0.1:' . ($port // $main));
-}
-
-# steps 1 and 2 of a login: the callback's path and query
-sub callback_for {
-    my ($b, $user, $path) = @_;
-    my $res = $b->get($path // '/ward');
-    return '' unless $res->{status} == 302;
-    $res = $b->get(($res->header('Location') // '') . "&mock_user=$user");
-    (my $cb = $res->header('Location') // '') =~ s{^https?://[^/]+}{};
-    return $cb;
-}
+$t->clear_keys($prefix);
 
 sub state_of { ($_[0] =~ /[?&]state=([^&]+)/)[0] // '' }
 sub code_of  { ($_[0] =~ /[?&]code=([^&]+)/)[0] // '' }
@@ -103,57 +82,7 @@ sub is_page {
     ok !defined $b->cookie('oneid_session'), "$what: the browser has no session" if $b;
 }
 
-# raw HTTP, for what HTTP::Tiny cannot send or does one at a time
-sub parse_response {
-    my ($data) = @_;
-    my ($status, $head, $body) = $data =~ m{\AHTTP/1\.[01] (\d{3})[^\r\n]*\r\n(.*?)\r\n\r\n(.*)\z}s
-        or return { status => 0, headers => [], body => $data };
-    return { status => $status, body => $body,
-             headers => [ map { [ /\A([^:]*):[ \t]*(.*)\z/s ] } split /\r\n/, $head ] };
-}
-
-sub values_of {
-    my ($res, $name) = @_;
-    return map { $_->[1] } grep { lc $_->[0] eq lc $name } @{ $res->{headers} };
-}
-
-# The requests all written before any answer is read: nginx works on all
-# of them at once.  Answers in the order of the requests.
-sub parallel {
-    my ($port, @requests) = @_;
-    local $SIG{PIPE} = 'IGNORE';
-    my (@socks, %buf);
-    for my $req (@requests) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 10)
-            or die "cannot connect to 127.0.0.1:$port: $@\n";
-        push @socks, $s;
-        $buf{ fileno $s } = '';
-    }
-    for my $i (0 .. $#requests) {
-        my $bytes = $requests[$i];
-        while (length $bytes) {
-            my $n = syswrite($socks[$i], $bytes) or last;
-            substr($bytes, 0, $n, '');
-        }
-    }
-    my $sel = IO::Select->new(@socks);
-    while ($sel->count) {
-        my @ready = $sel->can_read(15) or last;
-        for my $s (@ready) {
-            my $n = sysread($s, $buf{ fileno $s }, 65536, length $buf{ fileno $s });
-            $sel->remove($s) unless $n;
-        }
-    }
-    my @res = map { parse_response($buf{ fileno $_ }) } @socks;
-    close $_ for @socks;
-    return @res;
-}
-
-sub raw_get {
-    my ($target, @lines) = @_;
-    return "GET $target HTTP/1.1\r\nHost: 127.0.0.1:$main\r\n"
-        . join('', map { "$_\r\n" } @lines) . "Connection: close\r\n\r\n";
-}
+# raw HTTP: Test::OneID::get_request, parallel, header_values
 
 my $UZ_502 = 'OneID javob bermayapti';
 
@@ -164,18 +93,18 @@ my $UZ_502 = 'OneID javob bermayapti';
 #   %want: status, log (qr//), port, nginx_error (qr//, one line of nginx's own)
 sub failed_login {
     my ($name, %want) = @_;
-    my $b = browser($want{port});
-    my $before = session_keys();
+    my $b = $t->browser($want{port});
+    my $before = join ' ', $t->session_keys($prefix);
     $t->mark_error_log;
 
-    my $cb = callback_for($b, $want{user} // $name);
+    my $cb = $b->callback_for($want{user} // $name);
     like $cb, qr{^/oneid/callback\?code=[0-9a-f-]{36}&state=}, "$name: OneID sent the user back"
         or return;
     my $res = $b->get($cb);
     is_page($name, $res, $want{status}, $b);
     like $res->{body}, qr{<title>\Q$UZ_502\E</title>}, "$name: the \"OneID is not responding\" page";
-    is session_keys(), $before, "$name: no session key in Redis";
-    is $t->redis('EXISTS', state_key(state_of($cb))), 0, "$name: the state is spent";
+    is join(' ', $t->session_keys($prefix)), $before, "$name: no session key in Redis";
+    is $t->redis('EXISTS', state_key(state_of($cb), $prefix)), 0, "$name: the state is spent";
 
     ok $t->wait_for_error_log($want{log}, 3), "$name: error log says $want{log}";
     my @errors = grep { /\[error\]/ } split /^/, $t->error_log_since_mark;
@@ -221,8 +150,8 @@ for my $case (@faults) {
 # 2. bounced back: a page, never a redirect, never a loop
 
 {
-    my $b = browser();
-    my $state = state_of(callback_for($b, 'citizen-basic'));    # a live state of this browser
+    my $b = $t->browser;
+    my $state = state_of($b->callback_for('citizen-basic'));    # a live state of this browser
     for my $case (
         [ 'no query',                         '/oneid/callback' ],
         [ 'empty query',                      '/oneid/callback?' ],
@@ -243,13 +172,13 @@ for my $case (@faults) {
         ok $t->wait_for_error_log(qr/\[info\].*oneid: login callback without a valid code and state/, 2),
             "bounced back, $name: [info] line";
     }
-    is $t->redis('EXISTS', state_key($state)), 1,
+    is $t->redis('EXISTS', state_key($state, $prefix)), 1,
         'a callback without a usable code does not spend the state';
 }
 
 # a signed-in user bounced back goes home, and home is served
 {
-    my $b = browser();
+    my $b = $t->browser;
     is $b->login('/ward', user => 'doctor')->{status}, 302, 'doctor signs in';
     for my $path ('/oneid/callback', '/oneid/callback?error=access_denied', '/oneid/callback?') {
         my $res = $b->get($path);
@@ -263,7 +192,7 @@ for my $case (@faults) {
 # mock_user cookie names, the way OneID's own session does.
 sub follow_all {
     my ($user, $path) = @_;
-    my $b = browser();
+    my $b = $t->browser;
     $b->store_cookies($t->mock_url('/'), ["mock_user=$user; Path=/"]);
     my @hops;
     my $res = $b->get($path);
@@ -294,7 +223,7 @@ for my $case (
 # still count; today the module no longer finds the session cookie there
 # and sends the user to OneID, and from there to / (not the page).
 {
-    my $b = browser();
+    my $b = $t->browser;
     is $b->login('/ward', user => 'doctor')->{status}, 302, 'doctor signs in';
     my $sid = $b->cookie('oneid_session');
     is $b->get('/static/index.html')->{status}, 200, 'signed in: /static/index.html is served';
@@ -308,8 +237,8 @@ for my $case (
 # 3. replays
 
 {
-    my $a = browser();
-    my $cb = callback_for($a, 'citizen-eds');
+    my $a = $t->browser;
+    my $cb = $a->callback_for('citizen-eds');
     my $code = code_of($cb);
     is $a->get($cb)->{status}, 302, 'replay: first use of the callback logs in';
 
@@ -317,7 +246,7 @@ for my $case (
     is $res->{status}, 302, 'replay: same callback again, signed in: 302';
     is $res->{location}, "http://127.0.0.1:$main/", '... home, not OneID';
 
-    my $c = browser();
+    my $c = $t->browser;
     $c->set_cookie(oneid_session_state => $a->cookie('oneid_session_state'));
     is_page('replay: same callback in another browser, with the state cookie copied',
         $c->get($cb), 400, $c);
@@ -327,7 +256,7 @@ for my $case (
     # code, 502
     is $a->get('/oneid/logout')->{status}, 302, 'replay: the user signs out';
     $t->mark_error_log;
-    my $state = state_of(callback_for($a, 'citizen-eds', '/again'));
+    my $state = state_of($a->callback_for('citizen-eds', '/again'));
     like $state, qr/^[A-Za-z0-9_-]{43}$/, '... and starts a new login';
     is_page('replay: used code, fresh state, same browser',
         $a->get("/oneid/callback?code=$code&state=$state"), 502, $a);
@@ -335,23 +264,23 @@ for my $case (
         '... OneID said token_not_found';
 
     # and in another browser with its own state
-    my $b = browser();
-    $state = state_of(callback_for($b, 'doctor'));
+    my $b = $t->browser;
+    $state = state_of($b->callback_for('doctor'));
     is_page('replay: used code, fresh state, another browser',
         $b->get("/oneid/callback?code=$code&state=$state"), 502, $b);
 }
 
 # two callbacks with one state at the same moment: exactly one wins
 {
-    my $b = browser();
-    my $cb = callback_for($b, 'doctor', '/race');
+    my $b = $t->browser;
+    my $cb = $b->callback_for('doctor', '/race');
     my $cookie = 'Cookie: ' . $b->cookie_header("http://127.0.0.1:$main/");
-    my @res = parallel($main, (raw_get($cb, $cookie)) x 2);
+    my @res = parallel($main, (get_request($main, $cb, $cookie)) x 2);
     my @won = grep { $_->{status} == 302 } @res;
     my @lost = grep { $_->{status} == 400 } @res;
     is scalar @won, 1, 'one state, two callbacks at once: one logs in';
     is scalar @lost, 1, '... the other gets 400';
-    ok((grep { /^oneid_session=/ } map { values_of($_, 'Set-Cookie') } @won),
+    ok((grep { /^oneid_session=/ } map { header_values($_, 'Set-Cookie') } @won),
         '... the winner gets a session cookie');
     my $code = code_of($cb);
     is scalar(grep { ($_->{params}{code} // '') eq $code } @{ $t->mock_requests('one_authorization_code') }),
@@ -360,10 +289,10 @@ for my $case (
 
 # a state from another browser
 {
-    my $a = browser();
-    my $cb = callback_for($a, 'doctor', '/mine');
-    my $b = browser();
-    callback_for($b, 'doctor', '/yours');    # b has a real binding cookie of its own
+    my $a = $t->browser;
+    my $cb = $a->callback_for('doctor', '/mine');
+    my $b = $t->browser;
+    $b->callback_for('doctor', '/yours');    # b has a real binding cookie of its own
     $t->mark_error_log;
     is_page('state of another browser', $b->get($cb), 400, $b);
     ok $t->wait_for_error_log(qr/\[warn\].*oneid: login state belongs to another browser/, 2),
@@ -374,8 +303,8 @@ for my $case (
 # 4. oversized input
 
 {
-    my $b = browser();
-    my $cb = callback_for($b, 'doctor', '/long');
+    my $b = $t->browser;
+    my $cb = $b->callback_for('doctor', '/long');
     my $state = state_of($cb);
     my $code = code_of($cb);
     $t->mark_error_log;
@@ -394,7 +323,7 @@ for my $case (
         my ($name, $c, $s) = @$case;
         is_page("oversized: $name", $b->get("/oneid/callback?code=$c&state=$s"), 400, $b);
     }
-    is $t->redis('EXISTS', state_key($state)), 1, 'oversized: none of these spent the state';
+    is $t->redis('EXISTS', state_key($state, $prefix)), 1, 'oversized: none of these spent the state';
 
     # 5 KB of other parameters around a good code and state: ignored
     is_page('a 6 KB query without code and state', $b->get('/oneid/callback?x=' . ('x' x 6000)), 400, $b);
@@ -403,18 +332,18 @@ for my $case (
     is $res->{location}, "http://127.0.0.1:$main/long", '... back to the page';
 
     # past nginx's header buffers (8k): nginx itself answers 414
-    my $b2 = browser();
-    $cb = callback_for($b2, 'doctor', '/longer');
+    my $b2 = $t->browser;
+    $cb = $b2->callback_for('doctor', '/longer');
     $res = $b2->get($cb . '&x=' . ('x' x 9000));
     is $res->{status}, 414, 'a 9 KB request line: nginx answers 414';
-    is $t->redis('EXISTS', state_key(state_of($cb))), 1, '... and the state is untouched';
+    is $t->redis('EXISTS', state_key(state_of($cb), $prefix)), 1, '... and the state is untouched';
     is $b2->get($cb)->{status}, 302, '... so the real callback still logs in';
 
     # the limits themselves are not refused: a code of exactly 512 bytes
     # (raw or percent-encoded) reaches OneID, which does not know it
     for my $c ('c' x 512, '%41' x 512) {
-        my $b3 = browser();
-        my $s = state_of(callback_for($b3, 'doctor', '/limit'));
+        my $b3 = $t->browser;
+        my $s = state_of($b3->callback_for('doctor', '/limit'));
         is_page('a code of 512 bytes' . ($c =~ /%/ ? ', percent-encoded' : '') . ': OneID refuses it',
             $b3->get("/oneid/callback?code=$c&state=$s"), 502, $b3);
     }
@@ -425,23 +354,23 @@ for my $case (
 
 {
     my $N = 200;
-    my $b = browser();
+    my $b = $t->browser;
     my $first = $b->get('/p/0');
     is $first->{status}, 302, 'login 0 started';
     my $binding = $b->cookie('oneid_session_state') // '-';
     my $cookie_header = $b->cookie_header("http://127.0.0.1:$main/");
     my $mine = sha256_hex($binding);
 
-    my @res = ($first, parallel($main, map { raw_get("/p/$_", "Cookie: $cookie_header") } 1 .. $N - 1));
+    my @res = ($first, parallel($main, map { get_request($main, "/p/$_", "Cookie: $cookie_header") } 1 .. $N - 1));
     my @started = grep { $_->{status} == 302 } @res[1 .. $#res];
     is scalar @started, $N - 1, ($N - 1) . ' more logins started at the same time: all 302';
 
-    my @locs = ($first->{location} // '', map { (values_of($_, 'Location'))[0] // '' } @res[1 .. $#res]);
+    my @locs = ($first->{location} // '', map { (header_values($_, 'Location'))[0] // '' } @res[1 .. $#res]);
     my @states = map { state_of($_) } @locs;
     my %uniq = map { $_ => 1 } grep { length } @states;
     is scalar keys %uniq, $N, "$N different states";
 
-    my @cookies = map { values_of($_, 'Set-Cookie') } @res[1 .. $#res];
+    my @cookies = map { header_values($_, 'Set-Cookie') } @res[1 .. $#res];
     is scalar(grep { /^oneid_session_state=\Q$binding\E;/ } @cookies), $N - 1,
         'every answer sets the same binding cookie again';
     $b->store_cookies("http://127.0.0.1:$main/", \@cookies);
@@ -449,7 +378,7 @@ for my $case (
     is_deeply \@held, ['oneid_session_state'], 'the browser holds one state cookie';
     is $b->cookie_header("http://127.0.0.1:$main/"), $cookie_header, 'the Cookie header did not grow';
 
-    my @records = grep { substr($t->redis('GET', $_) // '', 0, 64) eq $mine } state_keys();
+    my @records = grep { substr($t->redis('GET', $_) // '', 0, 64) eq $mine } $t->state_keys($prefix);
     my $count = @records;
     note "pending state records of this browser after $N login starts: $count";
     cmp_ok $count, '<=', $MAX_PENDING_STATES, "pending state records of one browser: $count <= $MAX_PENDING_STATES";
@@ -459,7 +388,7 @@ for my $case (
 
     # three of those still pending (all of them today), taken out of
     # order, each finish on their own
-    my @live = grep { $t->redis('EXISTS', state_key($states[$_])) } 0 .. $N - 1;
+    my @live = grep { $t->redis('EXISTS', state_key($states[$_], $prefix)) } 0 .. $N - 1;
     is scalar @live, $count, 'the pending records are those of these logins';
     for my $i (@live[ int(@live / 2), 0, -1 ]) {
         my $idp = $b->get("$locs[$i]&mock_user=doctor");
@@ -467,7 +396,7 @@ for my $case (
         is $res->{status}, 302, "login $i of $N completes";
         is $res->{location}, "http://127.0.0.1:$main/p/$i", "... back to /p/$i";
     }
-    my $after = grep { substr($t->redis('GET', $_) // '', 0, 64) eq $mine } state_keys();
+    my $after = grep { substr($t->redis('GET', $_) // '', 0, 64) eq $mine } $t->state_keys($prefix);
     is $after, $count - 3, '... each spending exactly its own state';
 }
 
@@ -476,17 +405,17 @@ for my $case (
 # only the logins bound to it can finish; the others get the 400 page
 # (not a loop, not a 500).
 {
-    my $b = browser();
-    my @res = parallel($main, map { raw_get("/tab/$_") } 0 .. 9);
+    my $b = $t->browser;
+    my @res = parallel($main, map { get_request($main, "/tab/$_") } 0 .. 9);
     is scalar(grep { $_->{status} == 302 } @res), 10, 'ten tabs without a cookie: ten logins started';
-    my @bind = map { (map { /^oneid_session_state=([^;]*)/ ? $1 : () } values_of($_, 'Set-Cookie'))[0] // '' } @res;
+    my @bind = map { (map { /^oneid_session_state=([^;]*)/ ? $1 : () } header_values($_, 'Set-Cookie'))[0] // '' } @res;
     my %distinct = map { $_ => 1 } @bind;
     is scalar keys %distinct, 10, '... each with a binding cookie of its own';
-    $b->store_cookies("http://127.0.0.1:$main/", [ map { values_of($_, 'Set-Cookie') } @res ]);
+    $b->store_cookies("http://127.0.0.1:$main/", [ map { header_values($_, 'Set-Cookie') } @res ]);
     my $kept = $b->cookie('oneid_session_state');
     my (@ok, @refused);
     for my $i (0 .. 9) {
-        my $loc = (values_of($res[$i], 'Location'))[0];
+        my $loc = (header_values($res[$i], 'Location'))[0];
         my $idp = $b->get("$loc&mock_user=doctor");
         my $cb = $b->get(Test::OneID::Browser::path_and_query($idp->{location} // 'http://x/'));
         push @ok, $i if $cb->{status} == 302 && ($cb->{location} // '') =~ m{/tab/$i$};
@@ -505,6 +434,6 @@ for my $case (
     unlike $all, qr/signal \d+|exited on signal/, 'no worker crashed';
 }
 
-$t->redis('DEL', $_) for @{ $t->redis('KEYS', "${prefix}*") };
+$t->clear_keys($prefix);
 
 done_testing;

@@ -17,12 +17,18 @@ use warnings;
 
 use Carp qw(croak);
 use Digest::SHA ();
+use Exporter qw(import);
 use IO::Select;
 use IO::Socket::INET;
 use JSON::PP ();
 use Test::More ();
 use Time::HiRes qw(time sleep);
 use Test::Nginx::Server ();
+
+# the plain functions, for files that would rather not spell Test::OneID::
+our @EXPORT_OK = qw(session_key state_key seed_session seed_state raw_send
+                    raw_response raw_request raw_get get_request parallel
+                    parse_response header_values);
 
 # Args: main_config, http_config, config, user_files, log_level, workers,
 # master_process, root_location, env => [...] (see Test::Nginx::Server).
@@ -38,7 +44,12 @@ sub new {
 
 sub port     { Test::Nginx::Server::port() }
 sub base_url { 'http://127.0.0.1:' . Test::Nginx::Server::port() }
-sub browser  { Test::OneID::Browser->new(base_url => $_[0]->base_url) }
+# $t->browser, or $t->browser($port) for another server of this nginx
+sub browser {
+    my ($self, $port) = @_;
+    return Test::OneID::Browser->new(
+        base_url => $port ? "http://127.0.0.1:$port" : $self->base_url);
+}
 
 sub stop {
     my ($self) = @_;
@@ -147,6 +158,26 @@ sub redis {
     return $reply;
 }
 
+# The session (state) keys under a key prefix (oneid: if none), sorted;
+# in scalar context how many there are:
+#   my $before = join ' ', $t->session_keys('oneid120:');
+#   my $count = $t->session_keys('oneid125:');
+sub session_keys { my ($self, $prefix) = @_; $self->keys_of(($prefix // 'oneid:') . 'session:*') }
+sub state_keys   { my ($self, $prefix) = @_; $self->keys_of(($prefix // 'oneid:') . 'state:*') }
+
+# $t->clear_keys('oneid150:'): every key under a file's own prefix gone
+sub clear_keys {
+    my ($self, $prefix) = @_;
+    croak 'clear_keys: a prefix is needed' unless length($prefix // '');
+    $self->redis('DEL', $_) for $self->keys_of("$prefix*");
+}
+
+sub keys_of {
+    my ($self, $pattern) = @_;
+    my @keys = sort @{ $self->redis('KEYS', $pattern) };
+    return wantarray ? @keys : scalar @keys;
+}
+
 # how often Redis has run a command so far: $t->command_calls('getex')
 sub command_calls {
     my ($self, $command) = @_;
@@ -157,7 +188,8 @@ sub command_calls {
 
 # A login state written straight into Redis, as a login start leaves it:
 #   Test::OneID::seed_state($state, $binding_cookie, '/return');
-sub state_key { 'oneid:state:' . Digest::SHA::sha256_hex($_[0]) }
+#   Test::OneID::state_key($state, 'oneid150:')  # prefix: oneid: if none
+sub state_key { ($_[1] // 'oneid:') . 'state:' . Digest::SHA::sha256_hex($_[0] // '') }
 
 sub seed_state {
     my ($state, $binding, $uri) = @_;
@@ -242,11 +274,12 @@ sub tcp_connections {
 #
 #   Test::OneID::seed_session($sid, pin => '...', ttl => 600, format => 2);
 #   Test::OneID::session_key($sid)  # 'oneid:session:<hex sha256>'
+#   Test::OneID::session_key($sid, 'mis:')  # under another key prefix
 
 our @SESSION_FIELDS = qw(pin user_id full_name first_name sur_name mid_name
                          user_type auth_method legal_tin legal_name);
 
-sub session_key { 'oneid:session:' . Digest::SHA::sha256_hex($_[0] // '') }
+sub session_key { ($_[1] // 'oneid:') . 'session:' . Digest::SHA::sha256_hex($_[0] // '') }
 
 sub seed_session {
     my ($sid, %opt) = @_;
@@ -262,18 +295,38 @@ sub seed_session {
 }
 
 # ---------------------------------------------------------------------------
-# Raw HTTP, for requests that must be in flight at the same time:
+# Raw HTTP, for bytes HTTP::Tiny cannot send and for requests that must be
+# in flight at the same time.  An answer is
+#   { status, headers => [[name, value], ...], body, raw, http09 }
+# with a chunked body decoded; status 0 and http09 1 when no status line.
 #
-#   my $s = Test::OneID::raw_send($port, "GET / HTTP/1.1\r\n...\r\n\r\n");
-#   my $res = Test::OneID::raw_response($s);   # {status, headers, body, raw}
+#   my $res = Test::OneID::raw_request($port, "GET / HTTP/1.1\r\n...\r\n\r\n");
+#   my $res = Test::OneID::raw_get($port, '/x', 'Cookie: a=b');
+#   my @res = Test::OneID::parallel($port, get_request($port, '/a'), ...);
+#   my $s = Test::OneID::raw_send($port, $bytes);  # answer read later by
+#   my $res = Test::OneID::raw_response($s);       # raw_response
+#   my @cookies = Test::OneID::header_values($res, 'Set-Cookie');
 
 sub raw_send {
     my ($port, $request) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5)
-        or croak "raw_send: cannot connect to port $port: $@";
-    $s->autoflush(1);
-    print {$s} $request;
+    my $s = raw_connect($port);
+    raw_write($s, $request);
     return $s;
+}
+
+sub raw_connect {
+    my ($port) = @_;
+    return IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 10)
+        || croak "cannot connect to 127.0.0.1:$port: $@";
+}
+
+sub raw_write {
+    my ($s, $bytes) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    while (length $bytes) {
+        my $n = syswrite($s, $bytes) or last;    # nginx may answer early
+        substr($bytes, 0, $n, '');
+    }
 }
 
 sub raw_response {
@@ -284,14 +337,70 @@ sub raw_response {
         my $n = sysread($s, $data, 65536, length $data);
         last unless $n;
     }
-    my %r = (raw => $data, status => 0, headers => [], body => '');
+    return parse_response($data);
+}
+
+# One request on a new connection, exactly these bytes.
+sub raw_request { raw_response(raw_send(@_[0, 1]), $_[2]) }
+
+# GET $target with extra header lines, Host 127.0.0.1:$port.
+sub raw_get { my ($port, @rest) = @_; raw_request($port, get_request($port, @rest)) }
+
+sub get_request {
+    my ($port, $target, @lines) = @_;
+    return "GET $target HTTP/1.1\r\nHost: 127.0.0.1:$port\r\n"
+        . join('', map { "$_\r\n" } @lines) . "Connection: close\r\n\r\n";
+}
+
+# The requests all written before any answer is read: nginx works on all
+# of them at once.  Answers in the order of the requests.
+sub parallel {
+    my ($port, @requests) = @_;
+    my @socks = map { raw_connect($port) } @requests;
+    raw_write($socks[$_], $requests[$_]) for 0 .. $#requests;
+    my %buf = map { fileno($_) => '' } @socks;
+    my $sel = IO::Select->new(@socks);
+    while ($sel->count) {
+        my @ready = $sel->can_read(15) or last;
+        for my $s (@ready) {
+            my $n = sysread($s, $buf{ fileno $s }, 65536, length $buf{ fileno $s });
+            $sel->remove($s) unless $n;
+        }
+    }
+    my @res = map { parse_response($buf{ fileno $_ }) } @socks;
+    close $_ for @socks;
+    return @res;
+}
+
+sub parse_response {
+    my ($data) = @_;
+    my %r = (raw => $data, status => 0, headers => [], body => '', http09 => 0);
     my ($status, $head, $body) =
-        $data =~ m{\AHTTP/1\.[01] (\d{3})[^\r\n]*\r\n(.*?)\r\n\r\n(.*)\z}s
-        or return \%r;
+        $data =~ m{\AHTTP/1\.[01] (\d{3})[^\r\n]*\r\n(.*?)\r\n\r\n(.*)\z}s;
+    unless (defined $status) {
+        @r{qw(body http09)} = ($data, 1);
+        return \%r;
+    }
     $r{status} = $status;
     $r{headers} = [ map { [ /\A([^:]*):[ \t]*(.*)\z/s ] } split /\r\n/, $head ];
+    if (grep { lc $_->[0] eq 'transfer-encoding' && $_->[1] =~ /chunked/i } @{ $r{headers} }) {
+        my $out = '';
+        while ($body =~ s/\A([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+            my $n = hex $1;
+            last unless $n;
+            $out .= substr($body, 0, $n, '');
+            $body =~ s/\A\r\n//;
+        }
+        $body = $out;
+    }
     $r{body} = $body;
     return \%r;
+}
+
+# the values of header $name in a raw answer, in order
+sub header_values {
+    my ($res, $name) = @_;
+    return map { $_->[1] } grep { defined $_->[0] && lc $_->[0] eq lc $name } @{ $res->{headers} };
 }
 
 # ---------------------------------------------------------------------------
@@ -572,6 +681,18 @@ sub login {
     return $done->($res, 3, "GET callback on nginx: got an error status")
         if $res->{status} >= 400;
     return $done->($res);
+}
+
+# Steps 1 and 2 of a login (page on nginx, authorize URL on the mock with
+# mock_user=$user): the callback's path and query, '' when $path (default
+# /ward) does not start a login.
+sub callback_for {
+    my ($self, $user, $path) = @_;
+    my $res = $self->get($path // '/ward');
+    return '' unless $res->{status} == 302;
+    $res = $self->get(($res->header('Location') // '') . "&mock_user=$user");
+    (my $cb = $res->header('Location') // '') =~ s{^https?://[^/]+}{};
+    return $cb;
 }
 
 # ---------------------------------------------------------------------------
