@@ -3,6 +3,8 @@
 #   make demo    build, install what is missing, start the demo on :8080
 #   make test    build, install what is missing, run the t/ suite
 #   make test-valgrind   the same suite with nginx under valgrind memcheck
+#   make coverage        the same suite with a gcov build of the module
+#                (build-coverage/), then line and branch coverage per file
 #   make test-upstream TEST_NGINX_LIB=/path/to/test-nginx/lib
 #                the block-format files under upstream Test::Nginx
 #   make build   just the module: build/ngx_http_oneid_module.so
@@ -20,12 +22,15 @@ NGINX_CONFIGURE_FLAGS ?= --with-compat --with-http_ssl_module
 
 BUILD  := $(CURDIR)/build
 MODULE := $(BUILD)/ngx_http_oneid_module.so
+COV_BUILD  := $(CURDIR)/build-coverage
+COV_MODULE := $(COV_BUILD)/ngx_http_oneid_module.so
 SOURCES := config $(wildcard ngx_http_oneid_module/*.[ch])
 
 DEBS := nginx nginx-dev wrk libhiredis-dev libjansson-dev libssl-dev \
         redis-server redis-sentinel redis-tools python3 openssl curl \
         libtest-base-perl libio-socket-ssl-perl
 VALGRIND_DEBS := valgrind
+COVERAGE_DEBS := gcovr
 
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
@@ -34,8 +39,8 @@ export TEST_NGINX_ONEID_PORT   ?= 18443
 export TEST_NGINX_ONEID_CA     ?= $(BUILD)/test-ca/ca.crt
 export TEST_NGINX_BACKEND_PORT ?= 18081
 
-.PHONY: all build deps test test-valgrind test-upstream demo demo-stop services-start \
-        services-stop bench clean
+.PHONY: all build deps test test-valgrind test-upstream coverage demo demo-stop \
+        services-start services-stop bench clean
 
 all: build
 
@@ -52,23 +57,37 @@ deps:
 	        --no-install-recommends $$missing >/dev/null; \
 	fi
 
-$(BUILD)/nginx/objs/Makefile: config
-	rm -rf $(BUILD)/nginx
-	mkdir -p $(BUILD)
-	cp -r $(NGINX_SRC) $(BUILD)/nginx
-	cd $(BUILD)/nginx && \
+# $(call configure_nginx,<build dir>,<more configure arguments>): a copy of
+# the nginx sources configured with the flags of the installed nginx (so the
+# module's binary signature matches it) and this module
+define configure_nginx
+	rm -rf $(1)/nginx
+	mkdir -p $(1)
+	cp -r $(NGINX_SRC) $(1)/nginx
+	cd $(1)/nginx && \
 	if [ -f conf_flags ]; then \
 	    . ./conf_flags; \
-	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(CURDIR); \
 	else \
-	    ./configure $(NGINX_CONFIGURE_FLAGS) --add-dynamic-module=$(CURDIR); \
-	fi > $(BUILD)/configure.log || { cat $(BUILD)/configure.log; exit 1; }
+	    NGX_CONF_FLAGS=($(NGINX_CONFIGURE_FLAGS)); \
+	fi; \
+	./configure "$${NGX_CONF_FLAGS[@]}" $(2) \
+	    --add-dynamic-module=$(CURDIR) \
+	    > $(1)/configure.log || { cat $(1)/configure.log; exit 1; }
+endef
+
+# $(call link_module,<build dir>): a new inode for the .so, because running
+# nginx processes keep the old file mapped
+define link_module
+	$(MAKE) -s -C $(1)/nginx -f objs/Makefile modules
+	cp $(1)/nginx/objs/ngx_http_oneid_module.so $(1)/ngx_http_oneid_module.so.tmp
+	mv -f $(1)/ngx_http_oneid_module.so.tmp $(1)/ngx_http_oneid_module.so
+endef
+
+$(BUILD)/nginx/objs/Makefile: config
+	$(call configure_nginx,$(BUILD))
 
 $(MODULE): $(BUILD)/nginx/objs/Makefile $(SOURCES)
-	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
-	# a new inode: running nginx processes keep the old file mapped
-	cp $(BUILD)/nginx/objs/ngx_http_oneid_module.so $@.tmp
-	mv -f $@.tmp $@
+	$(call link_module,$(BUILD))
 
 services-start:
 	@t/services.sh start
@@ -76,7 +95,7 @@ services-start:
 services-stop:
 	@t/services.sh stop
 
-# make test T=t/100-login-flow.t runs one file
+# make test T=t/050-essentials.t runs one file
 T ?= t
 
 test: deps build
@@ -94,6 +113,33 @@ test-valgrind: deps build
 	@t/services.sh start; \
 	TEST_NGINX_USE_VALGRIND=1 prove -I t/lib -r $(T); rc=$$?; \
 	t/services.sh stop; \
+	exit $$rc
+
+# Line and branch coverage of the module by the whole suite: a second
+# build with gcov instrumentation in build-coverage/ (build/ is untouched),
+# the suite against it, then a table per source file from gcovr.  Counts
+# are written when an nginx process exits normally; the harness stops nginx
+# with QUIT, so every worker writes its share.  make coverage T=t/050-...t
+# measures one file.  The HTML report: build-coverage/coverage.html.
+$(COV_BUILD)/nginx/objs/Makefile: config
+	$(call configure_nginx,$(COV_BUILD),--with-cc-opt='--coverage -O0' --with-ld-opt=--coverage)
+
+$(COV_MODULE): $(COV_BUILD)/nginx/objs/Makefile $(SOURCES)
+	$(call link_module,$(COV_BUILD))
+
+coverage: DEBS += $(COVERAGE_DEBS)
+coverage: deps $(COV_MODULE)
+	@find $(COV_BUILD)/nginx/objs/addon -name '*.gcda' -delete; \
+	t/services.sh start; \
+	TEST_NGINX_LOAD_MODULES=$(COV_MODULE) prove -I t/lib -r $(T); rc=$$?; \
+	t/services.sh stop; \
+	gcovr -r $(CURDIR) -f '$(CURDIR)/ngx_http_oneid_module/' \
+	    --exclude-unreachable-branches --json $(COV_BUILD)/coverage.json \
+	    $(COV_BUILD)/nginx/objs/addon && \
+	gcovr -r $(CURDIR) -a $(COV_BUILD)/coverage.json \
+	    --html-details $(COV_BUILD)/coverage.html && \
+	gcovr -r $(CURDIR) -a $(COV_BUILD)/coverage.json && \
+	gcovr -r $(CURDIR) -a $(COV_BUILD)/coverage.json --branches || rc=1; \
 	exit $$rc
 
 # The block-format files (those calling run_tests) under upstream
@@ -130,7 +176,7 @@ bench: deps build
 	bench/run.sh $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD) t/servroot
+	rm -rf $(BUILD) $(COV_BUILD) t/servroot
 
 # make fuzz: libFuzzer harnesses with AddressSanitizer and UBSan for the
 # module's parsers, FUZZ_TIME seconds each, then fuzz/regressions/
