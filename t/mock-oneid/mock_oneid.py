@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A mock OneID (sso.egov.uz) for the test suite and the demo.
 
-Implements shared/oneid-protocol.md section 7 with the quirks of the real
+Implements docs/oneid-protocol.md with the quirks of the real
 server: one URL for everything; back-channel parameters from the query
 string and the form body, merged, the query string winning (Java
 getParameter); codes and tokens are lowercase UUIDs; expires_in is an
