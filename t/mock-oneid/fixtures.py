@@ -1,6 +1,6 @@
 """Test users of the mock OneID.  Every person here is made up.
 
-The identities follow docs/oneid-protocol.md ("Identify answer"): every scalar is
+The identities follow docs/oneid-protocol.md: every scalar is
 a JSON string, PINs (PINFL) have 14 digits, the first one 3 for a man and 4
 for a woman born in the 1900s, digits 2-7 the DDMMYY of birth_date; names
 are upper-case Uzbek Latin with U+2018 in O‘ and G‘, addresses Cyrillic.
