@@ -3,6 +3,7 @@
 #   make demo    build, install what is missing, start the demo on :8080
 #   make test    build, install what is missing, run the t/ suite
 #   make test-valgrind   the same suite with nginx under valgrind memcheck
+#   make test-browser    the pages in a real browser (Debian's chromium)
 #   make test-upstream TEST_NGINX_LIB=/path/to/test-nginx/lib
 #                the block-format files under upstream Test::Nginx
 #   make build   just the module: build/ngx_http_oneid_module.so
@@ -26,6 +27,10 @@ DEBS := nginx nginx-dev wrk libhiredis-dev libjansson-dev libssl-dev \
         redis-server redis-sentinel redis-tools python3 openssl curl \
         libtest-base-perl libio-socket-ssl-perl
 VALGRIND_DEBS := valgrind
+# Debian's chromium, driven by t/browser's pinned playwright-core; fonts
+# with Cyrillic and U+2018 for the screenshots.  Node >= 20 with npm is
+# not among them: Debian 12's nodejs is 18, too old for playwright-core.
+BROWSER_DEBS := chromium fonts-dejavu-core
 
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
@@ -34,7 +39,7 @@ export TEST_NGINX_ONEID_PORT   ?= 18443
 export TEST_NGINX_ONEID_CA     ?= $(BUILD)/test-ca/ca.crt
 export TEST_NGINX_BACKEND_PORT ?= 18081
 
-.PHONY: all build deps test test-valgrind test-upstream demo demo-stop services-start \
+.PHONY: all build deps test test-valgrind test-browser test-upstream demo demo-stop services-start \
         services-stop bench clean
 
 all: build
@@ -95,6 +100,26 @@ test-valgrind: deps build
 	TEST_NGINX_USE_VALGRIND=1 prove -I t/lib -r $(T); rc=$$?; \
 	t/services.sh stop; \
 	exit $$rc
+
+# The module's pages in Debian's chromium, headless, driven by
+# playwright-core (pinned in t/browser/package-lock.json; no browser is
+# downloaded): login, logout from this site and from another, ssi.
+# Screenshots and nginx's logs in build/browser/.  Not run by CI.
+test-browser: DEBS += $(BROWSER_DEBS)
+test-browser: deps build t/browser/node_modules/.package-lock.json
+	@t/services.sh start; \
+	node t/browser/run.js; rc=$$?; \
+	t/services.sh stop; \
+	exit $$rc
+
+t/browser/node_modules/.package-lock.json: t/browser/package.json \
+                                           t/browser/package-lock.json
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' \
+	    && command -v npm >/dev/null || { \
+	    echo "make test-browser: needs Node.js >= 20 with npm" \
+	         "(Debian 12's nodejs is 18; e.g. NodeSource's nodejs 20)" >&2; \
+	    exit 2; }
+	cd t/browser && npm ci --no-audit --no-fund
 
 # The block-format files (those calling run_tests) under upstream
 # Test::Nginx (openresty/test-nginx) instead of t/lib's harness, to show
