@@ -5,6 +5,7 @@
 #   make test-valgrind   the same suite with nginx under valgrind memcheck
 #   make coverage        the same suite with a gcov build of the module
 #                (build-coverage/), then line and branch coverage per file
+#   make test-browser    the pages in a real browser (Debian's chromium)
 #   make test-upstream TEST_NGINX_LIB=/path/to/test-nginx/lib
 #                the block-format files under upstream Test::Nginx
 #   make build   just the module: build/ngx_http_oneid_module.so
@@ -31,6 +32,10 @@ DEBS := nginx nginx-dev wrk libhiredis-dev libjansson-dev libssl-dev \
         libtest-base-perl libio-socket-ssl-perl
 VALGRIND_DEBS := valgrind
 COVERAGE_DEBS := gcovr
+# Debian's chromium, driven by t/browser's pinned playwright-core; fonts
+# with Cyrillic and U+2018 for the screenshots.  Node >= 20 with npm is
+# not among them: Debian 12's nodejs is 18, too old for playwright-core.
+BROWSER_DEBS := chromium fonts-dejavu-core
 
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
@@ -39,8 +44,8 @@ export TEST_NGINX_ONEID_PORT   ?= 18443
 export TEST_NGINX_ONEID_CA     ?= $(BUILD)/test-ca/ca.crt
 export TEST_NGINX_BACKEND_PORT ?= 18081
 
-.PHONY: all build deps test test-valgrind test-upstream coverage demo demo-stop \
-        services-start services-stop bench clean
+.PHONY: all build deps test test-valgrind test-browser test-upstream coverage \
+        demo demo-stop services-start services-stop bench clean
 
 all: build
 
@@ -141,6 +146,26 @@ coverage: deps $(COV_MODULE)
 	gcovr -r $(CURDIR) -a $(COV_BUILD)/coverage.json && \
 	gcovr -r $(CURDIR) -a $(COV_BUILD)/coverage.json --branches || rc=1; \
 	exit $$rc
+
+# The module's pages in Debian's chromium, headless, driven by
+# playwright-core (pinned in t/browser/package-lock.json; no browser is
+# downloaded): login, logout from this site and from another, ssi.
+# Screenshots and nginx's logs in build/browser/.  Not run by CI.
+test-browser: DEBS += $(BROWSER_DEBS)
+test-browser: deps build t/browser/node_modules/.package-lock.json
+	@t/services.sh start; \
+	node t/browser/run.js; rc=$$?; \
+	t/services.sh stop; \
+	exit $$rc
+
+t/browser/node_modules/.package-lock.json: t/browser/package.json \
+                                           t/browser/package-lock.json
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' \
+	    && command -v npm >/dev/null || { \
+	    echo "make test-browser: needs Node.js >= 20 with npm" \
+	         "(Debian 12's nodejs is 18; e.g. NodeSource's nodejs 20)" >&2; \
+	    exit 2; }
+	cd t/browser && npm ci --no-audit --no-fund
 
 # The block-format files (those calling run_tests) under upstream
 # Test::Nginx (openresty/test-nginx) instead of t/lib's harness, to show
