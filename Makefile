@@ -43,6 +43,7 @@ export TEST_NGINX_REDIS_PORT   ?= 16379
 export TEST_NGINX_ONEID_PORT   ?= 18443
 export TEST_NGINX_ONEID_CA     ?= $(BUILD)/test-ca/ca.crt
 export TEST_NGINX_BACKEND_PORT ?= 18081
+export TEST_NGINX_PORT         ?= 1984
 
 .PHONY: all build deps test test-valgrind test-browser test-upstream coverage \
         demo demo-stop services-start services-stop bench clean
