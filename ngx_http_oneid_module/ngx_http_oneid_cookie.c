@@ -20,6 +20,9 @@
 #include <openssl/crypto.h>
 
 #include "ngx_http_oneid_module.h"
+#include "ngx_http_oneid_cookie.h"
+#include "ngx_http_oneid_crypto.h"
+#include "ngx_http_oneid_util.h"
 
 
 /* enough to tell one session id from a conflict, and to log how many */
