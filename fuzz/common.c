@@ -35,10 +35,9 @@ static ngx_uint_t       fuzz_check_lines;
 void
 fuzz_init(void)
 {
-    ngx_uint_t               i, n;
-    ngx_http_oneid_field_t  *f;
+    ngx_uint_t         n;
 
-    static ngx_uint_t        done;
+    static ngx_uint_t  done;
 
     if (done) {
         return;
@@ -66,13 +65,6 @@ fuzz_init(void)
     /* debug messages are formatted too: their arguments get checked */
     fuzz_log.log_level = NGX_LOG_DEBUG | NGX_LOG_DEBUG_CORE
                          | NGX_LOG_DEBUG_HTTP;
-
-    /* as ngx_http_oneid_add_variables() does at configuration time */
-
-    for (i = 0; i < NGX_HTTP_ONEID_NFIELDS; i++) {
-        f = &ngx_http_oneid_fields[i];
-        f->hash = ngx_hash_key(f->lowcase_header.data, f->lowcase_header.len);
-    }
 }
 
 

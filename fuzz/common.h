@@ -20,6 +20,11 @@
 #include <stdlib.h>
 
 #include "ngx_http_oneid_module.h"
+#include "ngx_http_oneid_cookie.h"
+#include "ngx_http_oneid_crypto.h"
+#include "ngx_http_oneid_headers.h"
+#include "ngx_http_oneid_page.h"
+#include "ngx_http_oneid_session.h"
 
 
 /* a broken property is a crash: libFuzzer saves the input */

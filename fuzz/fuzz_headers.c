@@ -253,7 +253,8 @@ fuzz_check_set(fuzz_env_t *env, ngx_http_oneid_loc_conf_t *conf,
         fuzz_assert(fuzz_str_eq(&h->key, &f->header)
                     && ngx_strncmp(h->lowcase_key, f->lowcase_header.data,
                                    f->lowcase_header.len) == 0
-                    && h->hash == f->hash,
+                    && h->hash == ngx_hash_key(f->lowcase_header.data,
+                                               f->lowcase_header.len),
                     "an identity header with the wrong name or hash");
 
         if (conf->header_encoding == NGX_HTTP_ONEID_ENCODE_RAW) {

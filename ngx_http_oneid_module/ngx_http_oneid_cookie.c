@@ -20,6 +20,9 @@
 #include <openssl/crypto.h>
 
 #include "ngx_http_oneid_module.h"
+#include "ngx_http_oneid_cookie.h"
+#include "ngx_http_oneid_crypto.h"
+#include "ngx_http_oneid_util.h"
 
 
 /* enough to tell one session id from a conflict, and to log how many */
@@ -28,6 +31,9 @@
 
 static ngx_uint_t ngx_http_oneid_token_cookies(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *values, ngx_uint_t max);
+static ngx_int_t ngx_http_oneid_cookie_pair(u_char **pos, u_char *last,
+    ngx_str_t *pair);
+static ngx_int_t ngx_http_oneid_cookie_is(ngx_str_t *pair, ngx_str_t *name);
 static ngx_int_t ngx_http_oneid_cookie_next(u_char **pos, u_char *last,
     ngx_str_t *name, ngx_str_t *value);
 static ngx_int_t ngx_http_oneid_cookie_in(ngx_str_t *header,
@@ -376,49 +382,72 @@ ngx_http_oneid_token_cookies(ngx_http_request_t *r, ngx_str_t *name,
 }
 
 
+/* the next non-empty piece between ";" from *pos on in a Cookie header */
+
+static ngx_int_t
+ngx_http_oneid_cookie_pair(u_char **pos, u_char *last, ngx_str_t *pair)
+{
+    u_char  *p, *end;
+
+    p = *pos;
+
+    while (p < last && (*p == ' ' || *p == '\t' || *p == ';')) {
+        p++;
+    }
+
+    if (p == last) {
+        *pos = last;
+        return NGX_DECLINED;
+    }
+
+    end = ngx_strlchr(p, last, ';');
+    if (end == NULL) {
+        end = last;
+    }
+
+    pair->data = p;
+    pair->len = end - p;
+
+    *pos = end;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_cookie_is(ngx_str_t *pair, ngx_str_t *name)
+{
+    return pair->len > name->len
+           && pair->data[name->len] == '='
+           && ngx_strncmp(pair->data, name->data, name->len) == 0;
+}
+
+
 /* the next "name=value" pair from *pos on in a Cookie header */
 
 static ngx_int_t
 ngx_http_oneid_cookie_next(u_char **pos, u_char *last, ngx_str_t *name,
     ngx_str_t *value)
 {
-    u_char  *p, *end;
+    ngx_str_t  pair;
 
-    p = *pos;
+    while (ngx_http_oneid_cookie_pair(pos, last, &pair) == NGX_OK) {
 
-    while (p < last) {
-
-        while (p < last && (*p == ' ' || *p == '\t' || *p == ';')) {
-            p++;
+        if (!ngx_http_oneid_cookie_is(&pair, name)) {
+            continue;
         }
 
-        end = ngx_strlchr(p, last, ';');
-        if (end == NULL) {
-            end = last;
-        }
+        value->data = pair.data + name->len + 1;
+        value->len = pair.len - name->len - 1;
 
-        if ((size_t) (end - p) > name->len
-            && p[name->len] == '='
-            && ngx_strncmp(p, name->data, name->len) == 0)
+        while (value->len && (value->data[value->len - 1] == ' '
+                              || value->data[value->len - 1] == '\t'))
         {
-            value->data = p + name->len + 1;
-            value->len = end - value->data;
-
-            while (value->len && (value->data[value->len - 1] == ' '
-                                  || value->data[value->len - 1] == '\t'))
-            {
-                value->len--;
-            }
-
-            *pos = end;
-
-            return NGX_OK;
+            value->len--;
         }
 
-        p = end;
+        return NGX_OK;
     }
-
-    *pos = last;
 
     return NGX_DECLINED;
 }
@@ -443,8 +472,8 @@ static ngx_int_t
 ngx_http_oneid_cookie_strip(ngx_http_request_t *r, ngx_table_elt_t *h,
     ngx_str_t *name)
 {
-    u_char     *p, *last, *end, *dst, *out;
-    ngx_str_t   v;
+    u_char     *p, *last, *dst, *out;
+    ngx_str_t   v, pair;
 
     if (ngx_http_oneid_cookie_in(&h->value, name, &v) != NGX_OK) {
         return NGX_OK;
@@ -461,26 +490,9 @@ ngx_http_oneid_cookie_strip(ngx_http_request_t *r, ngx_table_elt_t *h,
     p = h->value.data;
     last = h->value.data + h->value.len;
 
-    while (p < last) {
+    while (ngx_http_oneid_cookie_pair(&p, last, &pair) == NGX_OK) {
 
-        while (p < last && (*p == ' ' || *p == '\t' || *p == ';')) {
-            p++;
-        }
-
-        if (p == last) {
-            break;
-        }
-
-        end = ngx_strlchr(p, last, ';');
-        if (end == NULL) {
-            end = last;
-        }
-
-        if ((size_t) (end - p) > name->len
-            && p[name->len] == '='
-            && ngx_strncmp(p, name->data, name->len) == 0)
-        {
-            p = end;
+        if (ngx_http_oneid_cookie_is(&pair, name)) {
             continue;
         }
 
@@ -489,8 +501,7 @@ ngx_http_oneid_cookie_strip(ngx_http_request_t *r, ngx_table_elt_t *h,
             *dst++ = ' ';
         }
 
-        dst = ngx_cpymem(dst, p, end - p);
-        p = end;
+        dst = ngx_cpymem(dst, pair.data, pair.len);
     }
 
     h->value.data = out;

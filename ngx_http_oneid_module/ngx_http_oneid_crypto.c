@@ -16,6 +16,7 @@
 #include <openssl/err.h>
 
 #include "ngx_http_oneid_module.h"
+#include "ngx_http_oneid_crypto.h"
 
 
 /*

@@ -21,6 +21,11 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oneid_module.h"
+#include "ngx_http_oneid_cookie.h"
+#include "ngx_http_oneid_crypto.h"
+#include "ngx_http_oneid_headers.h"
+#include "ngx_http_oneid_page.h"
+#include "ngx_http_oneid_session.h"
 
 
 static ngx_http_oneid_ctx_t *ngx_http_oneid_create_ctx(ngx_http_request_t *r);

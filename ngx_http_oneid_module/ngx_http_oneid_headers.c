@@ -3,7 +3,8 @@
  * Copyright (C) The ngx_http_oneid_module authors
  *
  * Request headers: removing client copies of the identity headers, adding
- * the real ones, and a few questions asked of the request headers.
+ * the real ones (percent-encoded or raw), finding a request header, and
+ * what the headers say about where a request came from or may return to.
  */
 
 
@@ -12,6 +13,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oneid_module.h"
+#include "ngx_http_oneid_cookie.h"
+#include "ngx_http_oneid_headers.h"
+#include "ngx_http_oneid_util.h"
 
 
 static ngx_int_t ngx_http_oneid_is_identity_header(ngx_str_t *key);
@@ -21,8 +25,6 @@ static ngx_int_t ngx_http_oneid_reindex_cookies(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oneid_own_headers(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oneid_push_header(ngx_http_request_t *r,
     ngx_http_oneid_field_t *f, ngx_str_t *value, ngx_uint_t encoding);
-static ngx_int_t ngx_http_oneid_header_has(ngx_http_request_t *r,
-    const char *lowcase, const char *token);
 static ngx_int_t ngx_http_oneid_header_is(ngx_table_elt_t *h,
     const char *value);
 static ngx_int_t ngx_http_oneid_is_this_host(ngx_http_request_t *r,
@@ -35,7 +37,7 @@ static ngx_int_t ngx_http_oneid_is_this_host(ngx_http_request_t *r,
  * Printable ASCII but "%": with percent encoding a value is unambiguous
  * and survives any upstream that mangles non-ASCII header bytes.
  */
-static uint32_t  ngx_http_oneid_header_plain[] = {
+static const uint32_t  ngx_http_oneid_header_plain[] = {
     0x00000000, /* 0000 0000 0000 0000  0000 0000 0000 0000 */
 
                 /* ?>=< ;:98 7654 3210  /.-, +*)( '&%$ #"!  */
@@ -340,62 +342,23 @@ static ngx_int_t
 ngx_http_oneid_push_header(ngx_http_request_t *r, ngx_http_oneid_field_t *f,
     ngx_str_t *value, ngx_uint_t encoding)
 {
-    u_char           *p, *src, *last;
-    size_t            len;
-    ngx_table_elt_t  *h;
-
-    static u_char     hex[] = "0123456789ABCDEF";
-
-    h = ngx_list_push(&r->headers_in.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->key = f->header;
-    h->lowcase_key = f->lowcase_header.data;
-    h->hash = f->hash;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    src = value->data;
-    last = value->data + value->len;
+    ngx_str_t  v;
 
     if (encoding == NGX_HTTP_ONEID_ENCODE_RAW) {
-        h->value = *value;
-        return NGX_OK;
-    }
+        v = *value;
 
-    len = 0;
-
-    for (p = src; p < last; p++) {
-        if (!(ngx_http_oneid_header_plain[*p >> 5] & (1U << (*p & 0x1f)))) {
-            len += 2;
-        }
-    }
-
-    if (len == 0) {
-        h->value = *value;
-        return NGX_OK;
-    }
-
-    h->value.len = value->len + len;
-    h->value.data = ngx_pnalloc(r->pool, h->value.len);
-    if (h->value.data == NULL) {
+    } else if (ngx_http_oneid_escape_str(r->pool, value,
+                                         ngx_http_oneid_header_plain, &v)
+               != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    p = h->value.data;
-
-    for ( /* void */ ; src < last; src++) {
-        if (ngx_http_oneid_header_plain[*src >> 5] & (1U << (*src & 0x1f))) {
-            *p++ = *src;
-            continue;
-        }
-
-        *p++ = '%';
-        *p++ = hex[*src >> 4];
-        *p++ = hex[*src & 0xf];
+    if (ngx_http_oneid_add_header_in(r, &f->header,
+                                     f->lowcase_header.data, &v)
+        == NULL)
+    {
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -430,56 +393,6 @@ ngx_http_oneid_find_header(ngx_http_request_t *r, u_char *lowcase, size_t len)
             return &h[i];
         }
     }
-}
-
-
-static ngx_int_t
-ngx_http_oneid_header_has(ngx_http_request_t *r, const char *lowcase,
-    const char *token)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_http_oneid_find_header(r, (u_char *) lowcase, ngx_strlen(lowcase));
-
-    if (h == NULL) {
-        return 0;
-    }
-
-    return ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
-                            (u_char *) token, ngx_strlen(token) - 1)
-           != NULL;
-}
-
-
-/*
- * Scripts get 401 and JSON: a redirect to a login page is no use to them.
- * Nor to a browser fetching an image or a stylesheet ("Sec-Fetch-Mode"
- * other than "navigate"), and each such redirect would cost a login state.
- */
-
-ngx_int_t
-ngx_http_oneid_wants_json(ngx_http_request_t *r)
-{
-    static u_char     mode[] = "sec-fetch-mode";
-    ngx_table_elt_t  *h;
-
-    if (ngx_http_oneid_header_has(r, "x-requested-with", "xmlhttprequest")) {
-        return 1;
-    }
-
-    h = ngx_http_oneid_find_header(r, mode, sizeof(mode) - 1);
-
-    if (h != NULL
-        && (h->value.len != sizeof("navigate") - 1
-            || ngx_strncasecmp(h->value.data, (u_char *) "navigate",
-                               sizeof("navigate") - 1)
-               != 0))
-    {
-        return 1;
-    }
-
-    return ngx_http_oneid_header_has(r, "accept", "json")
-           && !ngx_http_oneid_header_has(r, "accept", "html");
 }
 
 

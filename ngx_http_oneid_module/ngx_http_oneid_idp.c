@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "ngx_http_oneid_module.h"
+#include "ngx_http_oneid_util.h"
 
 
 /* longer OneID values are cut: they end up in upstream request headers */
@@ -75,13 +76,14 @@ static ngx_int_t ngx_http_oneid_check_pin(ngx_http_request_t *r,
     json_t *pin);
 static ngx_int_t ngx_http_oneid_copy_clean(ngx_http_request_t *r,
     const char *src, size_t len, ngx_str_t *out);
-static size_t ngx_http_oneid_form_len(u_char *src, size_t len);
 
 
 static ngx_str_t  ngx_http_oneid_post_method = ngx_string("POST");
 static ngx_str_t  ngx_http_oneid_form_type =
     ngx_string("application/x-www-form-urlencoded");
 static ngx_str_t  ngx_http_oneid_json_type = ngx_string("application/json");
+static ngx_str_t  ngx_http_oneid_content_type = ngx_string("Content-Type");
+static ngx_str_t  ngx_http_oneid_accept = ngx_string("Accept");
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -90,7 +92,7 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 /* RFC 3986 unreserved characters stay, everything else is %XX */
 
-static uint32_t  ngx_http_oneid_unreserved[] = {
+static const uint32_t  ngx_http_oneid_unreserved[] = {
     0x00000000, /* 0000 0000 0000 0000  0000 0000 0000 0000 */
 
                 /* ?>=< ;:98 7654 3210  /.-, +*)( '&%$ #"!  */
@@ -104,46 +106,6 @@ static uint32_t  ngx_http_oneid_unreserved[] = {
 
     0x00000000, 0x00000000, 0x00000000, 0x00000000
 };
-
-
-static size_t
-ngx_http_oneid_form_len(u_char *src, size_t len)
-{
-    size_t   n;
-    u_char  *last;
-
-    n = len;
-
-    for (last = src + len; src < last; src++) {
-        if (!(ngx_http_oneid_unreserved[*src >> 5] & (1U << (*src & 0x1f)))) {
-            n += 2;
-        }
-    }
-
-    return n;
-}
-
-
-u_char *
-ngx_http_oneid_form_escape(u_char *dst, u_char *src, size_t len)
-{
-    u_char  *last;
-
-    static u_char  hex[] = "0123456789ABCDEF";
-
-    for (last = src + len; src < last; src++) {
-        if (ngx_http_oneid_unreserved[*src >> 5] & (1U << (*src & 0x1f))) {
-            *dst++ = *src;
-            continue;
-        }
-
-        *dst++ = '%';
-        *dst++ = hex[*src >> 4];
-        *dst++ = hex[*src & 0xf];
-    }
-
-    return dst;
-}
 
 
 typedef struct {
@@ -164,8 +126,9 @@ ngx_http_oneid_form(ngx_pool_t *pool, ngx_http_oneid_param_t *params,
 
     for (i = 0; i < n; i++) {
         len += 2 + ngx_strlen(params[i].name)
-               + ngx_http_oneid_form_len(params[i].value->data,
-                                         params[i].value->len);
+               + ngx_http_oneid_escape_len(params[i].value->data,
+                                           params[i].value->len,
+                                           ngx_http_oneid_unreserved);
     }
 
     p = ngx_pnalloc(pool, len);
@@ -182,8 +145,9 @@ ngx_http_oneid_form(ngx_pool_t *pool, ngx_http_oneid_param_t *params,
 
         p = ngx_cpymem(p, params[i].name, ngx_strlen(params[i].name));
         *p++ = '=';
-        p = ngx_http_oneid_form_escape(p, params[i].value->data,
-                                       params[i].value->len);
+        p = ngx_http_oneid_escape(p, params[i].value->data,
+                                  params[i].value->len,
+                                  ngx_http_oneid_unreserved);
     }
 
     out->len = p - out->data;
@@ -337,32 +301,22 @@ ngx_http_oneid_idp_call(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
     }
 #endif
 
-    h = ngx_list_push(&sr->headers_in.headers);
+    h = ngx_http_oneid_add_header_in(sr, &ngx_http_oneid_content_type,
+                                     (u_char *) "content-type",
+                                     &ngx_http_oneid_form_type);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_str_set(&h->key, "Content-Type");
-    h->value = ngx_http_oneid_form_type;
-    h->lowcase_key = (u_char *) "content-type";
-    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
     sr->headers_in.content_type = h;
 
-    h = ngx_list_push(&sr->headers_in.headers);
-    if (h == NULL) {
+    if (ngx_http_oneid_add_header_in(sr, &ngx_http_oneid_accept,
+                                     (u_char *) "accept",
+                                     &ngx_http_oneid_json_type)
+        == NULL)
+    {
         return NGX_ERROR;
     }
-
-    ngx_str_set(&h->key, "Accept");
-    h->value = ngx_http_oneid_json_type;
-    h->lowcase_key = (u_char *) "accept";
-    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
 
     sr->headers_in.content_length_n = body.len;
     sr->headers_in.keep_alive_n = -1;
@@ -853,14 +807,10 @@ ngx_int_t
 ngx_http_oneid_idp_parse_identity(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_identity_t *id)
 {
-    json_t      *root;
-    ngx_int_t    rc;
-    ngx_uint_t   i;
-
-    static const char  *keys[NGX_HTTP_ONEID_NFIELDS] = {
-        "pin", "user_id", "full_name", "first_name", "sur_name",
-        "mid_name", "user_type", "auth_method", NULL, NULL
-    };
+    json_t       *root;
+    ngx_int_t     rc;
+    ngx_uint_t    i;
+    const char   *key;
 
     if (ngx_http_oneid_idp_response(r, ctx, "identify", &root) != NGX_OK) {
         return NGX_ERROR;
@@ -870,11 +820,13 @@ ngx_http_oneid_idp_parse_identity(ngx_http_request_t *r,
 
     if (rc == NGX_OK) {
         for (i = 0; i < NGX_HTTP_ONEID_NFIELDS; i++) {
-            if (keys[i] == NULL) {
+            key = ngx_http_oneid_fields[i].json_key;
+
+            if (key == NULL) {
                 continue;
             }
 
-            rc = ngx_http_oneid_json_string(r, root, keys[i], &id->field[i]);
+            rc = ngx_http_oneid_json_string(r, root, key, &id->field[i]);
             if (rc != NGX_OK) {
                 break;
             }

@@ -11,6 +11,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oneid_module.h"
+#include "ngx_http_oneid_conf.h"
+#include "ngx_http_oneid_crypto.h"
+#include "ngx_http_oneid_headers.h"
 
 
 static ngx_int_t ngx_http_oneid_add_variables(ngx_conf_t *cf);
@@ -24,6 +27,8 @@ static char *ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_oneid_check_conf(ngx_conf_t *cf,
     ngx_http_oneid_loc_conf_t *conf);
+static void ngx_http_oneid_remember_position(ngx_conf_t *cf,
+    ngx_http_oneid_loc_conf_t *olcf);
 static char *ngx_http_oneid(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_oneid_role(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -31,15 +36,6 @@ static char *ngx_http_oneid_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oneid_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_oneid_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_oneid_check_url(ngx_conf_t *cf, void *post,
-    void *data);
-static char *ngx_http_oneid_check_path(ngx_conf_t *cf, void *post,
-    void *data);
-static char *ngx_http_oneid_check_cookie_name(ngx_conf_t *cf, void *post,
-    void *data);
-static ngx_int_t ngx_http_oneid_cookie_prefixed(ngx_str_t *name);
 static void ngx_http_oneid_exit_process(ngx_cycle_t *cycle);
 
 
@@ -49,6 +45,8 @@ static ngx_conf_post_handler_pt  ngx_http_oneid_path_post =
     ngx_http_oneid_check_path;
 static ngx_conf_post_handler_pt  ngx_http_oneid_cookie_name_post =
     ngx_http_oneid_check_cookie_name;
+static ngx_conf_post_handler_pt  ngx_http_oneid_not_empty_post =
+    ngx_http_oneid_check_not_empty;
 
 
 static ngx_conf_enum_t  ngx_http_oneid_header_encodings[] = {
@@ -200,6 +198,20 @@ static ngx_command_t  ngx_http_oneid_commands[] = {
       offsetof(ngx_http_oneid_loc_conf_t, header_encoding),
       &ngx_http_oneid_header_encodings },
 
+    { ngx_string("oneid_page_organization"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, page_organization),
+      &ngx_http_oneid_not_empty_post },
+
+    { ngx_string("oneid_page_help_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, page_help_url),
+      &ngx_http_oneid_url_post },
+
       ngx_null_command
 };
 
@@ -235,32 +247,6 @@ ngx_module_t  ngx_http_oneid_module = {
 };
 
 
-#define ngx_http_oneid_field(var, hdr, lowcase)                               \
-    { ngx_string(var), ngx_string(hdr), ngx_string(lowcase), 0 }
-
-ngx_http_oneid_field_t  ngx_http_oneid_fields[] = {
-    ngx_http_oneid_field("oneid_pin", "X-OneID-Pin", "x-oneid-pin"),
-    ngx_http_oneid_field("oneid_user_id", "X-OneID-User-Id",
-                         "x-oneid-user-id"),
-    ngx_http_oneid_field("oneid_full_name", "X-OneID-Full-Name",
-                         "x-oneid-full-name"),
-    ngx_http_oneid_field("oneid_first_name", "X-OneID-First-Name",
-                         "x-oneid-first-name"),
-    ngx_http_oneid_field("oneid_sur_name", "X-OneID-Sur-Name",
-                         "x-oneid-sur-name"),
-    ngx_http_oneid_field("oneid_mid_name", "X-OneID-Mid-Name",
-                         "x-oneid-mid-name"),
-    ngx_http_oneid_field("oneid_user_type", "X-OneID-User-Type",
-                         "x-oneid-user-type"),
-    ngx_http_oneid_field("oneid_auth_method", "X-OneID-Auth-Method",
-                         "x-oneid-auth-method"),
-    ngx_http_oneid_field("oneid_legal_tin", "X-OneID-Legal-Tin",
-                         "x-oneid-legal-tin"),
-    ngx_http_oneid_field("oneid_legal_name", "X-OneID-Legal-Name",
-                         "x-oneid-legal-name")
-};
-
-
 static ngx_int_t
 ngx_http_oneid_add_variables(ngx_conf_t *cf)
 {
@@ -279,8 +265,6 @@ ngx_http_oneid_add_variables(ngx_conf_t *cf)
 
         var->get_handler = ngx_http_oneid_variable;
         var->data = i;
-
-        f->hash = ngx_hash_key(f->lowcase_header.data, f->lowcase_header.len);
     }
 
     return NGX_OK;
@@ -437,6 +421,8 @@ ngx_http_oneid_create_loc_conf(ngx_conf_t *cf)
      *     conf->state_cookie_name = { 0, NULL };
      *     conf->cookie_name_default = 0;
      *     conf->old_cookie_name = { 0, NULL };
+     *     conf->page_organization = { 0, NULL };
+     *     conf->page_help_url = { 0, NULL };
      *     conf->conf_file = NULL;
      */
 
@@ -540,6 +526,11 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->pass_headers, prev->pass_headers, 1);
     ngx_conf_merge_uint_value(conf->header_encoding, prev->header_encoding,
                               NGX_HTTP_ONEID_ENCODE_PERCENT);
+
+    ngx_conf_merge_str_value(conf->page_organization, prev->page_organization,
+                             "DMED");
+    ngx_conf_merge_str_value(conf->page_help_url, prev->page_help_url,
+                             "https://id.egov.uz");
 
     if (conf->session_timeout <= 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -672,167 +663,6 @@ ngx_http_oneid_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return ngx_http_oneid_cache_parse(cf, cmd, &omcf->cache);
-}
-
-
-static char *
-ngx_http_oneid_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_oneid_loc_conf_t *olcf = conf;
-
-    u_char           *p, *last;
-    ssize_t           n;
-    ngx_str_t        *value, name;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
-
-    if (olcf->client_secret.data != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    name = value[1];
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = name;
-    file.log = cf->log;
-
-    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (file.fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > 4096)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "client secret file \"%V\" is unreadable "
-                           "or larger than 4096 bytes", &name);
-        ngx_close_file(file.fd);
-        return NGX_CONF_ERROR;
-    }
-
-    p = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
-    if (p == NULL) {
-        ngx_close_file(file.fd);
-        return NGX_CONF_ERROR;
-    }
-
-    n = ngx_read_file(&file, p, ngx_file_size(&fi), 0);
-
-    ngx_close_file(file.fd);
-
-    if (n == NGX_ERROR) {
-        return NGX_CONF_ERROR;
-    }
-
-    /* editors add a trailing newline; the secret itself has no spaces */
-
-    last = p + n;
-
-    while (last > p && (last[-1] == '\n' || last[-1] == '\r'
-                        || last[-1] == ' ' || last[-1] == '\t'))
-    {
-        last--;
-    }
-
-    if (last == p) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "client secret file \"%V\" is empty", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    olcf->client_secret.data = p;
-    olcf->client_secret.len = last - p;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_oneid_check_url(ngx_conf_t *cf, void *post, void *data)
-{
-    ngx_str_t  *url = data;
-
-    if ((url->len > sizeof("http://") - 1
-         && ngx_strncasecmp(url->data, (u_char *) "http://", 7) == 0)
-        || (url->len > sizeof("https://") - 1
-            && ngx_strncasecmp(url->data, (u_char *) "https://", 8) == 0))
-    {
-        return NGX_CONF_OK;
-    }
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"%V\" is not an absolute http:// or https:// URL",
-                       url);
-
-    return NGX_CONF_ERROR;
-}
-
-
-static char *
-ngx_http_oneid_check_path(ngx_conf_t *cf, void *post, void *data)
-{
-    ngx_str_t  *path = data;
-
-    if (path->len > 0 && path->data[0] == '/'
-        && ngx_http_oneid_safe_return_uri(path) == NGX_OK)
-    {
-        return NGX_CONF_OK;
-    }
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"%V\" must be a local path starting with \"/\"",
-                       path);
-
-    return NGX_CONF_ERROR;
-}
-
-
-static char *
-ngx_http_oneid_check_cookie_name(ngx_conf_t *cf, void *post, void *data)
-{
-    ngx_str_t  *name = data;
-
-    u_char  *p, *last;
-
-    last = name->data + name->len;
-
-    for (p = name->data; p < last; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-            || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')
-        {
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid cookie name \"%V\": use letters, digits, "
-                           "\"_\" and \"-\"", name);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/* browsers match the prefixes without regard to case */
-
-static ngx_int_t
-ngx_http_oneid_cookie_prefixed(ngx_str_t *name)
-{
-    return (name->len >= sizeof("__Host-") - 1
-            && ngx_strncasecmp(name->data, (u_char *) "__Host-",
-                               sizeof("__Host-") - 1) == 0)
-           || (name->len >= sizeof("__Secure-") - 1
-               && ngx_strncasecmp(name->data, (u_char *) "__Secure-",
-                                  sizeof("__Secure-") - 1) == 0);
 }
 
 

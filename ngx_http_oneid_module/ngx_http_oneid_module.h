@@ -12,6 +12,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_oneid_identity.h"
+
 
 #define NGX_HTTP_ONEID_VERSION         "0.3.0"
 
@@ -27,39 +29,6 @@
 
 #define NGX_HTTP_ONEID_ENCODE_PERCENT  0
 #define NGX_HTTP_ONEID_ENCODE_RAW      1
-
-
-/* identity fields, in the order they are stored, exported and forwarded */
-enum {
-    NGX_HTTP_ONEID_PIN = 0,
-    NGX_HTTP_ONEID_USER_ID,
-    NGX_HTTP_ONEID_FULL_NAME,
-    NGX_HTTP_ONEID_FIRST_NAME,
-    NGX_HTTP_ONEID_SUR_NAME,
-    NGX_HTTP_ONEID_MID_NAME,
-    NGX_HTTP_ONEID_USER_TYPE,
-    NGX_HTTP_ONEID_AUTH_METHOD,
-    NGX_HTTP_ONEID_LEGAL_TIN,
-    NGX_HTTP_ONEID_LEGAL_NAME,
-    NGX_HTTP_ONEID_NFIELDS
-};
-
-
-typedef struct {
-    ngx_str_t                     variable;
-    ngx_str_t                     header;
-    ngx_str_t                     lowcase_header;
-    ngx_uint_t                    hash;
-} ngx_http_oneid_field_t;
-
-
-typedef struct {
-    ngx_str_t                     field[NGX_HTTP_ONEID_NFIELDS];
-    ngx_str_t                     access_token;
-    time_t                        login_time;
-    /* written before the "__Host-" cookie names (session format "1") */
-    unsigned                      legacy:1;
-} ngx_http_oneid_identity_t;
 
 
 struct redisAsyncContext;
@@ -113,6 +82,10 @@ typedef struct {
 
     ngx_flag_t                    pass_headers;
     ngx_uint_t                    header_encoding;
+
+    /* what the pages name: the deployment, and where to get OneID help */
+    ngx_str_t                     page_organization;
+    ngx_str_t                     page_help_url;
 
     /* where "oneid on", "oneid_callback" or "oneid_logout" was written */
     u_char                       *conf_file;
@@ -175,8 +148,7 @@ struct ngx_http_oneid_ctx_s {
 };
 
 
-extern ngx_module_t            ngx_http_oneid_module;
-extern ngx_http_oneid_field_t  ngx_http_oneid_fields[];
+extern ngx_module_t  ngx_http_oneid_module;
 
 
 /* ngx_http_oneid_handler.c */
@@ -229,15 +201,6 @@ void ngx_http_oneid_cache_put(ngx_http_oneid_cache_t *cache, u_char *id,
 void ngx_http_oneid_cache_revoke(ngx_http_oneid_cache_t *cache, u_char *id,
     ngx_msec_t hold);
 
-/* ngx_http_oneid_session.c */
-ngx_int_t ngx_http_oneid_session_key(ngx_pool_t *pool,
-    ngx_http_oneid_redis_t *rd, const char *kind, ngx_str_t *id,
-    ngx_str_t *key);
-ngx_int_t ngx_http_oneid_session_encode(ngx_pool_t *pool,
-    ngx_http_oneid_identity_t *id, ngx_str_t *out);
-ngx_int_t ngx_http_oneid_session_decode(ngx_str_t *in,
-    ngx_http_oneid_identity_t *id);
-
 /* ngx_http_oneid_idp.c */
 ngx_int_t ngx_http_oneid_idp_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_oneid_idp_call(ngx_http_request_t *r,
@@ -249,63 +212,6 @@ ngx_int_t ngx_http_oneid_idp_parse_identity(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_identity_t *id);
 ngx_int_t ngx_http_oneid_authorize_location(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *state, ngx_str_t *location);
-u_char *ngx_http_oneid_form_escape(u_char *dst, u_char *src, size_t len);
-
-/* ngx_http_oneid_crypto.c */
-ngx_int_t ngx_http_oneid_random_token(ngx_http_request_t *r, ngx_str_t *out);
-ngx_int_t ngx_http_oneid_is_token(ngx_str_t *s);
-ngx_int_t ngx_http_oneid_sha256_hex(u_char *dst, u_char *data, size_t len);
-void ngx_http_oneid_crypto_cleanup(void);
-
-/* ngx_http_oneid_cookie.c */
-ngx_int_t ngx_http_oneid_get_cookie(ngx_http_request_t *r, ngx_str_t *name,
-    ngx_str_t *value);
-ngx_int_t ngx_http_oneid_set_cookie(ngx_http_request_t *r,
-    ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *name, ngx_str_t *value,
-    time_t max_age);
-ngx_int_t ngx_http_oneid_hide_cookie(ngx_http_request_t *r, ngx_str_t *name);
-ngx_int_t ngx_http_oneid_session_id(ngx_http_request_t *r,
-    ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *sid, ngx_uint_t *old);
-ngx_int_t ngx_http_oneid_match_cookie(ngx_http_request_t *r, ngx_str_t *name,
-    u_char *hash);
-ngx_int_t ngx_http_oneid_get_token_cookie(ngx_http_request_t *r,
-    ngx_str_t *name, ngx_str_t *value);
-ngx_int_t ngx_http_oneid_move_session_cookie(ngx_http_request_t *r,
-    ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *sid);
-ngx_int_t ngx_http_oneid_expire_session_cookie(ngx_http_request_t *r,
-    ngx_http_oneid_loc_conf_t *olcf);
-
-/* ngx_http_oneid_headers.c */
-ngx_int_t ngx_http_oneid_strip_identity_headers(ngx_http_request_t *r);
-ngx_int_t ngx_http_oneid_set_identity_headers(ngx_http_request_t *r,
-    ngx_http_oneid_loc_conf_t *olcf, ngx_http_oneid_identity_t *id);
-ngx_int_t ngx_http_oneid_drop_identity_headers(ngx_http_request_t *r);
-ngx_table_elt_t *ngx_http_oneid_find_header(ngx_http_request_t *r,
-    u_char *lowcase, size_t len);
-ngx_int_t ngx_http_oneid_wants_json(ngx_http_request_t *r);
-ngx_int_t ngx_http_oneid_same_origin(ngx_http_request_t *r);
-ngx_int_t ngx_http_oneid_safe_return_uri(ngx_str_t *uri);
-
-/* ngx_http_oneid_page.c */
-typedef enum {
-    NGX_HTTP_ONEID_PAGE_BAD_CALLBACK = 0,
-    NGX_HTTP_ONEID_PAGE_LOGIN_REQUIRED,
-    NGX_HTTP_ONEID_PAGE_REFUSED,
-    NGX_HTTP_ONEID_PAGE_IDP_UNAVAILABLE,
-    NGX_HTTP_ONEID_PAGE_STORE_UNAVAILABLE,
-    NGX_HTTP_ONEID_PAGE_INTERNAL,
-    NGX_HTTP_ONEID_PAGE_COOKIE_CONFLICT,
-    NGX_HTTP_ONEID_PAGE_LOGOUT_CONFIRM,
-    NGX_HTTP_ONEID_PAGE_LOGOUT_FAILED,
-    NGX_HTTP_ONEID_PAGE_LOGOUT_PARTIAL,
-    NGX_HTTP_ONEID_PAGE_LAST
-} ngx_http_oneid_page_e;
-
-ngx_int_t ngx_http_oneid_send_page(ngx_http_request_t *r,
-    ngx_http_oneid_page_e page);
-ngx_int_t ngx_http_oneid_redirect(ngx_http_request_t *r, ngx_str_t *location);
-ngx_table_elt_t *ngx_http_oneid_add_header_out(ngx_http_request_t *r,
-    const char *key, ngx_str_t *value);
 
 
 #endif /* _NGX_HTTP_ONEID_MODULE_H_INCLUDED_ */

@@ -3,8 +3,10 @@
  * Copyright (C) The ngx_http_oneid_module authors
  *
  * What a person sees when signing in does not work: a short page in
- * Uzbek, Russian or English (by Accept-Language), or JSON for scripts.
- * An error_page configured for the status takes precedence.
+ * Uzbek, Russian or English, or JSON for scripts, and the content
+ * negotiation that chooses between them (Accept, X-Requested-With,
+ * Sec-Fetch-Mode, Accept-Language).  An error_page configured for the
+ * status takes precedence.  Redirects and their response headers too.
  */
 
 
@@ -13,6 +15,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oneid_module.h"
+#include "ngx_http_oneid_headers.h"
+#include "ngx_http_oneid_page.h"
+#include "ngx_http_oneid_util.h"
 
 
 #define NGX_HTTP_ONEID_LANG_UZ  0
@@ -32,11 +37,17 @@ typedef struct {
 } ngx_http_oneid_page_t;
 
 
+static ngx_int_t ngx_http_oneid_header_has(ngx_http_request_t *r,
+    const char *lowcase, const char *token);
 static ngx_uint_t ngx_http_oneid_language(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oneid_has_error_page(ngx_http_request_t *r,
     ngx_uint_t status);
 static ngx_int_t ngx_http_oneid_html(ngx_http_request_t *r,
     ngx_http_oneid_page_t *page, ngx_uint_t lang, ngx_str_t *body);
+static ngx_int_t ngx_http_oneid_help_text(ngx_http_request_t *r,
+    ngx_uint_t lang, ngx_str_t *help, ngx_str_t *warning);
+static ngx_int_t ngx_http_oneid_escape_html(ngx_pool_t *pool, ngx_str_t *src,
+    ngx_str_t *dst);
 static ngx_int_t ngx_http_oneid_json(ngx_http_request_t *r,
     ngx_http_oneid_page_t *page, ngx_uint_t lang, ngx_str_t *body);
 static ngx_int_t ngx_http_oneid_no_store(ngx_http_request_t *r);
@@ -181,22 +192,28 @@ static const char  *ngx_http_oneid_lang_tag[NGX_HTTP_ONEID_NLANGS] = {
     "uz", "ru", "en"
 };
 
+/*
+ * The help link (oneid_page_help_url, shown without its scheme) and the
+ * organisation (oneid_page_organization) are put in, HTML-escaped, by
+ * ngx_slprintf(): "%V" is the href, the link text, the organisation.
+ */
+
 static const char  *ngx_http_oneid_help[NGX_HTTP_ONEID_NLANGS] = {
     "OneID\xe2\x80\x99" "da ro\xe2\x80\x98yxatdan o\xe2\x80\x98tish yoki "
-    "parolni tiklash: <a href=\"https://id.egov.uz\">id.egov.uz</a>.",
+    "parolni tiklash: <a href=\"%V\">%V</a>.",
     "Регистрация в OneID и восстановление пароля: "
-    "<a href=\"https://id.egov.uz\">id.egov.uz</a>.",
+    "<a href=\"%V\">%V</a>.",
     "To register with OneID or to recover your password, go to "
-    "<a href=\"https://id.egov.uz\">id.egov.uz</a>."
+    "<a href=\"%V\">%V</a>."
 };
 
 static const char  *ngx_http_oneid_warning[NGX_HTTP_ONEID_NLANGS] = {
-    "OneID login, parol va SMS kodlaringizni hech kimga, jumladan DMED "
+    "OneID login, parol va SMS kodlaringizni hech kimga, jumladan %V "
     "xodimlariga ham bermang.",
     "Никому не сообщайте логин, пароль и SMS-коды OneID, даже "
-    "сотрудникам DMED.",
+    "сотрудникам %V.",
     "Never share your OneID login, password or SMS codes with anyone, "
-    "DMED staff included."
+    "%V staff included."
 };
 
 static const char  *ngx_http_oneid_home[NGX_HTTP_ONEID_NLANGS] = {
@@ -220,11 +237,11 @@ CRLF
 "<p>%s</p>" CRLF;
 
 static const char  ngx_http_oneid_html_help[] =
-"<p>%s</p>" CRLF
-"<p class=\"w\">%s</p>" CRLF;
+"<p>%V</p>" CRLF
+"<p class=\"w\">%V</p>" CRLF;
 
 static const char  ngx_http_oneid_html_form[] =
-"<form method=\"post\" action=\"%*s\"><button type=\"submit\">%s"
+"<form method=\"post\" action=\"%V\"><button type=\"submit\">%s"
 "</button></form>" CRLF;
 
 static const char  ngx_http_oneid_html_tail[] =
@@ -317,29 +334,6 @@ ngx_http_oneid_redirect(ngx_http_request_t *r, ngx_str_t *location)
 }
 
 
-ngx_table_elt_t *
-ngx_http_oneid_add_header_out(ngx_http_request_t *r, const char *key,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NULL;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value = *value;
-
-    return h;
-}
-
-
 /* pages and redirects here depend on cookies: no cache may keep them */
 
 static ngx_int_t
@@ -377,6 +371,56 @@ ngx_http_oneid_has_error_page(ngx_http_request_t *r, ngx_uint_t status)
     }
 
     return 0;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_header_has(ngx_http_request_t *r, const char *lowcase,
+    const char *token)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_oneid_find_header(r, (u_char *) lowcase, ngx_strlen(lowcase));
+
+    if (h == NULL) {
+        return 0;
+    }
+
+    return ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                            (u_char *) token, ngx_strlen(token) - 1)
+           != NULL;
+}
+
+
+/*
+ * Scripts get 401 and JSON: a redirect to a login page is no use to them.
+ * Nor to a browser fetching an image or a stylesheet ("Sec-Fetch-Mode"
+ * other than "navigate"), and each such redirect would cost a login state.
+ */
+
+ngx_int_t
+ngx_http_oneid_wants_json(ngx_http_request_t *r)
+{
+    static u_char     mode[] = "sec-fetch-mode";
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_oneid_header_has(r, "x-requested-with", "xmlhttprequest")) {
+        return 1;
+    }
+
+    h = ngx_http_oneid_find_header(r, mode, sizeof(mode) - 1);
+
+    if (h != NULL
+        && (h->value.len != sizeof("navigate") - 1
+            || ngx_strncasecmp(h->value.data, (u_char *) "navigate",
+                               sizeof("navigate") - 1)
+               != 0))
+    {
+        return 1;
+    }
+
+    return ngx_http_oneid_header_has(r, "accept", "json")
+           && !ngx_http_oneid_header_has(r, "accept", "html");
 }
 
 
@@ -457,27 +501,28 @@ ngx_http_oneid_html(ngx_http_request_t *r, ngx_http_oneid_page_t *page,
 {
     u_char     *p;
     size_t      len;
-    ngx_str_t   action;
+    ngx_str_t   action, help, warning;
 
     ngx_str_null(&action);
+    ngx_str_null(&help);
+    ngx_str_null(&warning);
 
-    if (page->button[lang] != NULL) {
-        action.len = r->uri.len
-                     + ngx_escape_html(NULL, r->uri.data, r->uri.len);
-        action.data = ngx_pnalloc(r->pool, action.len);
-        if (action.data == NULL) {
-            return NGX_ERROR;
-        }
+    if (page->button[lang] != NULL
+        && ngx_http_oneid_escape_html(r->pool, &r->uri, &action) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
-        (void) ngx_escape_html(action.data, r->uri.data, r->uri.len);
+    if (page->help
+        && ngx_http_oneid_help_text(r, lang, &help, &warning) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     len = sizeof(ngx_http_oneid_html_head)
           + 2 * ngx_strlen(page->title[lang])
           + ngx_strlen(page->message[lang])
-          + sizeof(ngx_http_oneid_html_help)
-          + ngx_strlen(ngx_http_oneid_help[lang])
-          + ngx_strlen(ngx_http_oneid_warning[lang])
+          + sizeof(ngx_http_oneid_html_help) + help.len + warning.len
           + sizeof(ngx_http_oneid_html_form) + action.len
           + (page->button[lang] ? ngx_strlen(page->button[lang]) : 0)
           + sizeof(ngx_http_oneid_html_tail)
@@ -496,19 +541,117 @@ ngx_http_oneid_html(ngx_http_request_t *r, ngx_http_oneid_page_t *page,
 
     if (page->help) {
         p = ngx_slprintf(p, body->data + len, ngx_http_oneid_html_help,
-                         ngx_http_oneid_help[lang],
-                         ngx_http_oneid_warning[lang]);
+                         &help, &warning);
     }
 
     if (page->button[lang] != NULL) {
         p = ngx_slprintf(p, body->data + len, ngx_http_oneid_html_form,
-                         action.len, action.data, page->button[lang]);
+                         &action, page->button[lang]);
     }
 
     p = ngx_slprintf(p, body->data + len, ngx_http_oneid_html_tail,
                      ngx_http_oneid_home[lang], page->status);
 
     body->len = p - body->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The help and warning paragraphs of a location: its oneid_page_help_url
+ * (the link text is the URL without its scheme and a final "/") and its
+ * oneid_page_organization, both HTML-escaped, in the page's language.
+ */
+
+static ngx_int_t
+ngx_http_oneid_help_text(ngx_http_request_t *r, ngx_uint_t lang,
+    ngx_str_t *help, ngx_str_t *warning)
+{
+    size_t                      len;
+    ngx_str_t                   href, text, org, url;
+    ngx_http_oneid_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oneid_module);
+
+    url = olcf->page_help_url;
+
+    if (ngx_http_oneid_escape_html(r->pool, &url, &href) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (url.len > sizeof("https://") - 1
+        && ngx_strncasecmp(url.data, (u_char *) "https://", 8) == 0)
+    {
+        url.data += sizeof("https://") - 1;
+        url.len -= sizeof("https://") - 1;
+
+    } else if (url.len > sizeof("http://") - 1
+               && ngx_strncasecmp(url.data, (u_char *) "http://", 7) == 0)
+    {
+        url.data += sizeof("http://") - 1;
+        url.len -= sizeof("http://") - 1;
+    }
+
+    if (url.len > 1 && url.data[url.len - 1] == '/') {
+        url.len--;
+    }
+
+    if (ngx_http_oneid_escape_html(r->pool, &url, &text) != NGX_OK
+        || ngx_http_oneid_escape_html(r->pool, &olcf->page_organization,
+                                      &org)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    len = ngx_strlen(ngx_http_oneid_help[lang]) + href.len + text.len;
+
+    help->data = ngx_pnalloc(r->pool, len);
+    if (help->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    help->len = ngx_slprintf(help->data, help->data + len,
+                             ngx_http_oneid_help[lang], &href, &text)
+                - help->data;
+
+    len = ngx_strlen(ngx_http_oneid_warning[lang]) + org.len;
+
+    warning->data = ngx_pnalloc(r->pool, len);
+    if (warning->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    warning->len = ngx_slprintf(warning->data, warning->data + len,
+                                ngx_http_oneid_warning[lang], &org)
+                   - warning->data;
+
+    return NGX_OK;
+}
+
+
+/* a copy only when something needs escaping */
+
+static ngx_int_t
+ngx_http_oneid_escape_html(ngx_pool_t *pool, ngx_str_t *src, ngx_str_t *dst)
+{
+    size_t  n;
+
+    n = ngx_escape_html(NULL, src->data, src->len);
+
+    if (n == 0) {
+        *dst = *src;
+        return NGX_OK;
+    }
+
+    dst->len = src->len + n;
+    dst->data = ngx_pnalloc(pool, dst->len);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_escape_html(dst->data, src->data, src->len);
 
     return NGX_OK;
 }

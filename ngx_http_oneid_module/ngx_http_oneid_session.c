@@ -23,6 +23,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oneid_module.h"
+#include "ngx_http_oneid_crypto.h"
+#include "ngx_http_oneid_session.h"
 
 
 #define NGX_HTTP_ONEID_SESSION_FORMAT  "2"

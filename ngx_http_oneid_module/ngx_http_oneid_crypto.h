@@ -1,0 +1,22 @@
+
+/*
+ * Copyright (C) The ngx_http_oneid_module authors
+ */
+
+
+#ifndef _NGX_HTTP_ONEID_CRYPTO_H_INCLUDED_
+#define _NGX_HTTP_ONEID_CRYPTO_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+ngx_int_t ngx_http_oneid_random_token(ngx_http_request_t *r, ngx_str_t *out);
+ngx_int_t ngx_http_oneid_is_token(ngx_str_t *s);
+ngx_int_t ngx_http_oneid_sha256_hex(u_char *dst, u_char *data, size_t len);
+void ngx_http_oneid_crypto_cleanup(void);
+
+
+#endif /* _NGX_HTTP_ONEID_CRYPTO_H_INCLUDED_ */

@@ -1,0 +1,37 @@
+
+/*
+ * Copyright (C) The ngx_http_oneid_module authors
+ */
+
+
+#ifndef _NGX_HTTP_ONEID_PAGE_H_INCLUDED_
+#define _NGX_HTTP_ONEID_PAGE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+typedef enum {
+    NGX_HTTP_ONEID_PAGE_BAD_CALLBACK = 0,
+    NGX_HTTP_ONEID_PAGE_LOGIN_REQUIRED,
+    NGX_HTTP_ONEID_PAGE_REFUSED,
+    NGX_HTTP_ONEID_PAGE_IDP_UNAVAILABLE,
+    NGX_HTTP_ONEID_PAGE_STORE_UNAVAILABLE,
+    NGX_HTTP_ONEID_PAGE_INTERNAL,
+    NGX_HTTP_ONEID_PAGE_COOKIE_CONFLICT,
+    NGX_HTTP_ONEID_PAGE_LOGOUT_CONFIRM,
+    NGX_HTTP_ONEID_PAGE_LOGOUT_FAILED,
+    NGX_HTTP_ONEID_PAGE_LOGOUT_PARTIAL,
+    NGX_HTTP_ONEID_PAGE_LAST
+} ngx_http_oneid_page_e;
+
+
+ngx_int_t ngx_http_oneid_send_page(ngx_http_request_t *r,
+    ngx_http_oneid_page_e page);
+ngx_int_t ngx_http_oneid_redirect(ngx_http_request_t *r, ngx_str_t *location);
+ngx_int_t ngx_http_oneid_wants_json(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_ONEID_PAGE_H_INCLUDED_ */
