@@ -388,6 +388,7 @@ ngx_http_oneid_idp_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_oneid_answer_t *an = data;
 
+    ngx_int_t          outcome;
     ngx_str_t          body;
     ngx_uint_t         status;
     ngx_connection_t  *c;
@@ -408,24 +409,21 @@ ngx_http_oneid_idp_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     ngx_str_null(&body);
 
     if (an->too_big) {
-        an->handler(an->data, NGX_DECLINED, 0, &body);
+        outcome = NGX_DECLINED;
+        status = 0;
 
     } else if (rc != NGX_ERROR && rc < NGX_HTTP_SPECIAL_RESPONSE
                && !an->failed)
     {
+        outcome = ngx_http_oneid_answer_body(sr, an, &body);
         status = sr->headers_out.status;
 
-        if (ngx_http_oneid_answer_body(sr, an, &body) != NGX_OK) {
-            an->handler(an->data, NGX_ERROR, status, &body);
-
-        } else {
-            an->handler(an->data, NGX_OK, status, &body);
-        }
-
     } else {
-        an->handler(an->data, NGX_ERROR, (rc > 0) ? (ngx_uint_t) rc : 0,
-                    &body);
+        outcome = NGX_ERROR;
+        status = (rc > 0) ? (ngx_uint_t) rc : 0;
     }
+
+    an->handler(an->data, outcome, status, &body);
 
     /*
      * ngx_http_output_filter() marks the whole connection as failed when
