@@ -16,6 +16,8 @@
 
 #include "common.h"
 
+#include "ngx_http_oneid_handler.h"
+
 
 #define FUZZ_MAX_CODE  512
 

@@ -21,6 +21,8 @@
 
 #include <jansson.h>
 
+#include "ngx_http_oneid_idp.h"
+
 
 #define FUZZ_MAX_FIELD  1024
 #define FUZZ_MAX_TOKEN  512
@@ -135,38 +137,38 @@ fuzz_check_value(ngx_str_t *v, size_t max, const char *what)
 }
 
 
-static void
-fuzz_ctx(ngx_http_oneid_ctx_t *ctx, ngx_http_request_t *r, ngx_str_t *body,
-    ngx_uint_t status)
-{
-    ngx_memzero(ctx, sizeof(ngx_http_oneid_ctx_t));
+/* what the back channel hands the callback steps */
 
-    ctx->request = r;
-    ctx->conf = &fuzz_conf;
-    ctx->idp_rc = NGX_OK;
-    ctx->idp_status = status;
-    ctx->idp_body = *body;
+static void
+fuzz_answer(ngx_http_oneid_result_t *an, ngx_str_t *body, ngx_uint_t status)
+{
+    ngx_memzero(an, sizeof(ngx_http_oneid_result_t));
+
+    an->rc = NGX_OK;
+    an->status = status;
+    an->value = *body;
 }
 
 
 static void
 fuzz_token(fuzz_env_t *env, ngx_str_t *body, json_t *root, ngx_str_t *token)
 {
-    json_t                *v;
-    ngx_int_t              rc;
-    ngx_str_t              scratch;
-    ngx_http_oneid_ctx_t   ctx;
+    json_t                   *v;
+    ngx_int_t                 rc;
+    ngx_str_t                 scratch;
+    ngx_http_oneid_result_t   an;
 
     /* a non-200 answer: only a log line is made of it */
 
-    fuzz_ctx(&ctx, env->request, body, NGX_HTTP_BAD_REQUEST);
-    fuzz_assert(ngx_http_oneid_idp_parse_token(env->request, &ctx, &scratch)
+    fuzz_answer(&an, body, NGX_HTTP_BAD_REQUEST);
+    fuzz_assert(ngx_http_oneid_idp_parse_token(env->request, &fuzz_conf, &an,
+                                               &scratch)
                 == NGX_ERROR, "a token taken from an error answer");
 
-    fuzz_ctx(&ctx, env->request, body, NGX_HTTP_OK);
+    fuzz_answer(&an, body, NGX_HTTP_OK);
     ngx_str_null(token);
 
-    rc = ngx_http_oneid_idp_parse_token(env->request, &ctx, token);
+    rc = ngx_http_oneid_idp_parse_token(env->request, &fuzz_conf, &an, token);
 
     fuzz_assert(rc == NGX_OK || rc == NGX_ERROR, "unexpected return code");
 
@@ -233,15 +235,15 @@ fuzz_identity(fuzz_env_t *env, ngx_str_t *body, json_t *root,
     ngx_str_t                   record;
     ngx_uint_t                  i;
     ngx_http_request_t         *r;
-    ngx_http_oneid_ctx_t        ctx;
+    ngx_http_oneid_result_t     an;
     ngx_http_oneid_identity_t   id, id2;
 
     r = env->request;
 
-    fuzz_ctx(&ctx, r, body, NGX_HTTP_OK);
+    fuzz_answer(&an, body, NGX_HTTP_OK);
     ngx_memzero(&id, sizeof(id));
 
-    rc = ngx_http_oneid_idp_parse_identity(r, &ctx, &id);
+    rc = ngx_http_oneid_idp_parse_identity(r, &fuzz_conf, &an, &id);
 
     fuzz_assert(rc == NGX_OK || rc == NGX_DECLINED || rc == NGX_ERROR,
                 "unexpected return code");
@@ -355,13 +357,14 @@ fuzz_identity_headers(fuzz_env_t *env, ngx_str_t *body)
     ngx_uint_t                  i, enc;
     ngx_list_part_t            *part;
     ngx_table_elt_t            *h;
-    ngx_http_oneid_ctx_t        ctx;
+    ngx_http_oneid_result_t     an;
     ngx_http_oneid_identity_t   id;
 
-    fuzz_ctx(&ctx, env->request, body, NGX_HTTP_OK);
+    fuzz_answer(&an, body, NGX_HTTP_OK);
     ngx_memzero(&id, sizeof(id));
 
-    rc = ngx_http_oneid_idp_parse_identity(env->request, &ctx, &id);
+    rc = ngx_http_oneid_idp_parse_identity(env->request, &fuzz_conf, &an,
+                                           &id);
     if (rc != NGX_OK) {
         return;
     }

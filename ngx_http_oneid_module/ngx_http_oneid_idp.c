@@ -2,11 +2,10 @@
 /*
  * Copyright (C) The ngx_http_oneid_module authors
  *
- * Talking to OneID: the authorize redirect, back-channel calls made as
- * subrequests to the oneid_backend location, whose answers the module
- * collects itself, and parsing what comes back.  OneID is not OpenID
- * Connect: every scalar is a string, any field but "pin" may be missing,
- * "" or null, and formats drift.
+ * Talking to OneID: the authorize redirect, and back-channel calls made
+ * as subrequests to the oneid_backend location, whose answers the module
+ * collects itself (the answer filters) and hands to the caller's handler.
+ * Reading the answers: ngx_http_oneid_idp_parse.c.
  */
 
 
@@ -14,21 +13,11 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <jansson.h>
-
 #include "ngx_http_oneid_module.h"
 #include "ngx_http_oneid_util.h"
+#include "ngx_http_oneid_idp.h"
 
 
-/* longer OneID values are cut: they end up in upstream request headers */
-#define NGX_HTTP_ONEID_MAX_FIELD  1024
-#define NGX_HTTP_ONEID_MAX_TOKEN  512
-
-/*
- * The largest OneID answer accepted, whatever subrequest_output_buffer_size
- * says: a representative of thousands of organisations stays well below.
- */
-#define NGX_HTTP_ONEID_MAX_ANSWER_MB  1
 #define NGX_HTTP_ONEID_MAX_ANSWER     (NGX_HTTP_ONEID_MAX_ANSWER_MB          \
                                        * 1024 * 1024)
 
@@ -36,17 +25,19 @@
 /*
  * The answer of one back-channel subrequest.  The subrequest's
  * post_subrequest handler being ngx_http_oneid_idp_done is what marks it
- * as ours; the answer lives here, in the request pool, and reaches ctx
- * only through that handler.
+ * as ours; the answer lives here, in the request pool, and reaches the
+ * caller only through that handler, once.
  */
 
 typedef struct {
-    ngx_http_oneid_ctx_t         *ctx;
-    ngx_chain_t                  *body;
-    ngx_chain_t                 **last;
-    size_t                        size;
-    unsigned                      too_big:1;
-    unsigned                      failed:1;
+    ngx_http_oneid_idp_handler_pt   handler;
+    void                           *data;
+    ngx_chain_t                    *body;
+    ngx_chain_t                   **last;
+    size_t                          size;
+    unsigned                        too_big:1;
+    unsigned                        failed:1;
+    unsigned                        done:1;
 } ngx_http_oneid_answer_t;
 
 
@@ -60,22 +51,6 @@ static ngx_int_t ngx_http_oneid_answer_add(ngx_http_request_t *r,
     ngx_http_oneid_answer_t *an, ngx_buf_t *b);
 static ngx_int_t ngx_http_oneid_answer_body(ngx_http_request_t *r,
     ngx_http_oneid_answer_t *an, ngx_str_t *body);
-static ngx_int_t ngx_http_oneid_idp_response(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx, const char *what, json_t **root);
-static void ngx_http_oneid_idp_log_error_body(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx, const char *what);
-static ngx_int_t ngx_http_oneid_json_string(ngx_http_request_t *r,
-    json_t *obj, const char *key, ngx_str_t *out);
-static ngx_int_t ngx_http_oneid_json_legal(ngx_http_request_t *r,
-    json_t *root, ngx_http_oneid_identity_t *id);
-static ngx_int_t ngx_http_oneid_json_is_true(json_t *v);
-static ngx_int_t ngx_http_oneid_json_string_is(json_t *v, const char *s);
-static ngx_int_t ngx_http_oneid_check_ret_cd(ngx_http_request_t *r,
-    json_t *root);
-static ngx_int_t ngx_http_oneid_check_pin(ngx_http_request_t *r,
-    json_t *pin);
-static ngx_int_t ngx_http_oneid_copy_clean(ngx_http_request_t *r,
-    const char *src, size_t len, ngx_str_t *out);
 
 
 static ngx_str_t  ngx_http_oneid_post_method = ngx_string("POST");
@@ -209,8 +184,9 @@ ngx_http_oneid_authorize_location(ngx_http_request_t *r,
  */
 
 ngx_int_t
-ngx_http_oneid_idp_call(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
-    const char *grant, const char *param, ngx_str_t *value)
+ngx_http_oneid_idp_call(ngx_http_request_t *r, ngx_http_oneid_loc_conf_t *olcf,
+    const char *grant, const char *param, ngx_str_t *value,
+    ngx_http_oneid_idp_handler_pt handler, void *data)
 {
     ngx_buf_t                   *b;
     ngx_str_t                    body, grant_type;
@@ -221,9 +197,6 @@ ngx_http_oneid_idp_call(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
     ngx_http_oneid_param_t       params[6];
     ngx_http_oneid_answer_t     *an;
     ngx_http_post_subrequest_t  *ps;
-    ngx_http_oneid_loc_conf_t   *olcf;
-
-    olcf = ctx->conf;
 
     grant_type.data = (u_char *) grant;
     grant_type.len = ngx_strlen(grant);
@@ -255,7 +228,8 @@ ngx_http_oneid_idp_call(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    an->ctx = ctx;
+    an->handler = handler;
+    an->data = data;
     an->last = &an->body;
 
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
@@ -349,12 +323,6 @@ ngx_http_oneid_idp_call(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
 
     sr->request_body = rb;
 
-    ctx->subrequest = sr;
-    ctx->idp_rc = NGX_AGAIN;
-    ctx->idp_status = 0;
-    ctx->idp_too_big = 0;
-    ngx_str_null(&ctx->idp_body);
-
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oneid: calling OneID grant_type=%s", grant);
 
@@ -374,42 +342,42 @@ ngx_http_oneid_idp_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_oneid_answer_t *an = data;
 
-    ngx_connection_t      *c;
-    ngx_http_oneid_ctx_t  *ctx;
+    ngx_int_t          outcome;
+    ngx_str_t          body;
+    ngx_uint_t         status;
+    ngx_connection_t  *c;
 
     c = sr->connection;
-    ctx = an->ctx;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "oneid: subrequest done rc:%i status:%ui error:%d "
                    "size:%uz", rc, sr->headers_out.status, c->error,
                    an->size);
 
-    if (ctx->subrequest != sr || ctx->idp_rc != NGX_AGAIN) {
+    if (an->done) {
         return rc;
     }
 
-    ctx->waiting = 0;
+    an->done = 1;
+
+    ngx_str_null(&body);
 
     if (an->too_big) {
-        ctx->idp_rc = NGX_ERROR;
-        ctx->idp_status = 0;
-        ctx->idp_too_big = 1;
+        outcome = NGX_DECLINED;
+        status = 0;
 
     } else if (rc != NGX_ERROR && rc < NGX_HTTP_SPECIAL_RESPONSE
                && !an->failed)
     {
-        ctx->idp_rc = NGX_OK;
-        ctx->idp_status = sr->headers_out.status;
-
-        if (ngx_http_oneid_answer_body(sr, an, &ctx->idp_body) != NGX_OK) {
-            ctx->idp_rc = NGX_ERROR;
-        }
+        outcome = ngx_http_oneid_answer_body(sr, an, &body);
+        status = sr->headers_out.status;
 
     } else {
-        ctx->idp_rc = NGX_ERROR;
-        ctx->idp_status = (rc > 0) ? (ngx_uint_t) rc : 0;
+        outcome = NGX_ERROR;
+        status = (rc > 0) ? (ngx_uint_t) rc : 0;
     }
+
+    an->handler(an->data, outcome, status, &body);
 
     /*
      * ngx_http_output_filter() marks the whole connection as failed when
@@ -443,6 +411,15 @@ ngx_http_oneid_answer(ngx_http_request_t *r)
     }
 
     return r->post_subrequest->data;
+}
+
+
+/* the module's own back-channel call to OneID is no user's request */
+
+ngx_int_t
+ngx_http_oneid_idp_backchannel(ngx_http_request_t *r)
+{
+    return ngx_http_oneid_answer(r) != NULL;
 }
 
 
@@ -656,409 +633,6 @@ ngx_http_oneid_idp_init(ngx_conf_t *cf)
 
     ngx_http_next_body_filter = ngx_http_top_body_filter;
     ngx_http_top_body_filter = ngx_http_oneid_answer_body_filter;
-
-    return NGX_OK;
-}
-
-
-/*
- * Common checks of a back-channel answer.  NGX_ERROR: log written, the
- * user gets 502.
- */
-
-static ngx_int_t
-ngx_http_oneid_idp_response(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
-    const char *what, json_t **root)
-{
-    json_t        *json;
-    ngx_str_t      text;
-    json_error_t   err;
-
-    if (ctx->idp_too_big) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oneid: OneID %s response is larger than %d MB",
-                      what, NGX_HTTP_ONEID_MAX_ANSWER_MB);
-        return NGX_ERROR;
-    }
-
-    if (ctx->idp_rc != NGX_OK && ctx->idp_status) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oneid: OneID %s request through \"%V\" failed "
-                      "with status %ui",
-                      what, &ctx->conf->backend, ctx->idp_status);
-        return NGX_ERROR;
-    }
-
-    if (ctx->idp_rc != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oneid: OneID %s request through \"%V\" failed",
-                      what, &ctx->conf->backend);
-        return NGX_ERROR;
-    }
-
-    if (ctx->idp_status != NGX_HTTP_OK) {
-        ngx_http_oneid_idp_log_error_body(r, ctx, what);
-        return NGX_ERROR;
-    }
-
-    /* a NUL inside a value is removed with the other control characters */
-
-    json = json_loadb((const char *) ctx->idp_body.data, ctx->idp_body.len,
-                      JSON_REJECT_DUPLICATES|JSON_ALLOW_NUL, &err);
-
-    if (json == NULL) {
-        /* jansson quotes the offending bytes: no line breaks in the log */
-        if (ngx_http_oneid_copy_clean(r, err.text, ngx_strlen(err.text),
-                                      &text)
-            != NGX_OK)
-        {
-            ngx_str_null(&text);
-        }
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oneid: OneID %s response is not valid JSON "
-                      "(%uz bytes): %V at byte %d",
-                      what, ctx->idp_body.len, &text, err.position);
-        return NGX_ERROR;
-    }
-
-    if (!json_is_object(json)) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oneid: OneID %s response is not a JSON object", what);
-        json_decref(json);
-        return NGX_ERROR;
-    }
-
-    *root = json;
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_oneid_idp_log_error_body(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx, const char *what)
-{
-    json_t     *json;
-    ngx_str_t   error;
-
-    ngx_str_null(&error);
-
-    json = json_loadb((const char *) ctx->idp_body.data, ctx->idp_body.len,
-                      0, NULL);
-
-    if (json != NULL) {
-        if (json_is_object(json)) {
-            (void) ngx_http_oneid_json_string(r, json, "error", &error);
-        }
-
-        json_decref(json);
-    }
-
-    if (error.len > 64) {
-        error.len = 64;
-    }
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "oneid: OneID %s request answered with status %ui%s%V%s",
-                  what, ctx->idp_status,
-                  error.len ? " and error \"" : "", &error,
-                  error.len ? "\"" : "");
-}
-
-
-ngx_int_t
-ngx_http_oneid_idp_parse_token(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx, ngx_str_t *token)
-{
-    json_t     *root;
-    ngx_int_t   rc;
-
-    if (ngx_http_oneid_idp_response(r, ctx, "token", &root) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_oneid_json_string(r, root, "access_token", token);
-
-    json_decref(root);
-
-    if (rc != NGX_OK) {
-        /* logged already */
-        return NGX_ERROR;
-    }
-
-    if (token->len == 0 || token->len > NGX_HTTP_ONEID_MAX_TOKEN) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oneid: OneID token response has no usable "
-                      "\"access_token\"");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * NGX_OK: identity accepted; NGX_DECLINED: OneID answered but did not
- * vouch for a person (403); NGX_ERROR: broken answer (502).
- */
-
-ngx_int_t
-ngx_http_oneid_idp_parse_identity(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_identity_t *id)
-{
-    json_t       *root;
-    ngx_int_t     rc;
-    ngx_uint_t    i;
-    const char   *key;
-
-    if (ngx_http_oneid_idp_response(r, ctx, "identify", &root) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_oneid_check_ret_cd(r, root);
-
-    if (rc == NGX_OK) {
-        for (i = 0; i < NGX_HTTP_ONEID_NFIELDS; i++) {
-            key = ngx_http_oneid_fields[i].json_key;
-
-            if (key == NULL) {
-                continue;
-            }
-
-            rc = ngx_http_oneid_json_string(r, root, key, &id->field[i]);
-            if (rc != NGX_OK) {
-                break;
-            }
-        }
-    }
-
-    if (rc == NGX_OK) {
-        rc = ngx_http_oneid_json_legal(r, root, id);
-    }
-
-    if (rc == NGX_OK) {
-        rc = ngx_http_oneid_check_pin(r, json_object_get(root, "pin"));
-    }
-
-    json_decref(root);
-
-    return rc;
-}
-
-
-static ngx_int_t
-ngx_http_oneid_check_ret_cd(ngx_http_request_t *r, json_t *root)
-{
-    json_t     *v;
-    ngx_str_t   value;
-
-    v = json_object_get(root, "ret_cd");
-
-    if (v == NULL
-        || ngx_http_oneid_json_string_is(v, "0")
-        || (json_is_integer(v) && json_integer_value(v) == 0))
-    {
-        return NGX_OK;
-    }
-
-    if (!json_is_string(v)
-        || ngx_http_oneid_copy_clean(r, json_string_value(v),
-                                     json_string_length(v), &value)
-           != NGX_OK)
-    {
-        ngx_str_set(&value, "not \"0\"");
-    }
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "oneid: OneID refused the identity: ret_cd is \"%V\"",
-                  &value);
-
-    return NGX_DECLINED;
-}
-
-
-static ngx_int_t
-ngx_http_oneid_check_pin(ngx_http_request_t *r, json_t *pin)
-{
-    size_t       len;
-    ngx_uint_t   i;
-    const char  *p;
-
-    /* as OneID sent it: a digit hidden among control characters is no pin */
-
-    len = json_is_string(pin) ? json_string_length(pin) : 0;
-
-    if (len != 14) {
-        goto refused;
-    }
-
-    p = json_string_value(pin);
-
-    for (i = 0; i < 14; i++) {
-        if (p[i] < '0' || p[i] > '9') {
-            goto refused;
-        }
-    }
-
-    return NGX_OK;
-
-refused:
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "oneid: OneID identity refused: \"pin\" is not 14 digits "
-                  "(%uz characters)", len);
-
-    return NGX_DECLINED;
-}
-
-
-/*
- * A string field.  Missing, null and "" are all "no value"; any other
- * type is a format we do not understand and fails the login (502).
- */
-
-static ngx_int_t
-ngx_http_oneid_json_string(ngx_http_request_t *r, json_t *obj,
-    const char *key, ngx_str_t *out)
-{
-    json_t  *v;
-
-    ngx_str_null(out);
-
-    v = json_object_get(obj, key);
-
-    if (v == NULL || json_is_null(v)) {
-        return NGX_OK;
-    }
-
-    if (!json_is_string(v)) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oneid: OneID field \"%s\" is not a string", key);
-        return NGX_ERROR;
-    }
-
-    return ngx_http_oneid_copy_clean(r, json_string_value(v),
-                                     json_string_length(v), out);
-}
-
-
-/*
- * The basic legal entity: the legal_info entry with is_basic true, else
- * the organisation the user signed in for with an e-signature.
- */
-
-static ngx_int_t
-ngx_http_oneid_json_legal(ngx_http_request_t *r, json_t *root,
-    ngx_http_oneid_identity_t *id)
-{
-    json_t      *list, *entry;
-    size_t       i;
-    ngx_int_t    rc;
-    ngx_str_t   *tin, *name;
-
-    tin = &id->field[NGX_HTTP_ONEID_LEGAL_TIN];
-    name = &id->field[NGX_HTTP_ONEID_LEGAL_NAME];
-
-    list = json_object_get(root, "legal_info");
-
-    if (list != NULL && !json_is_null(list) && !json_is_array(list)) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oneid: OneID field \"legal_info\" is not an array");
-        return NGX_ERROR;
-    }
-
-    json_array_foreach(list, i, entry) {
-        if (!json_is_object(entry)
-            || !ngx_http_oneid_json_is_true(json_object_get(entry,
-                                                            "is_basic")))
-        {
-            continue;
-        }
-
-        rc = ngx_http_oneid_json_string(r, entry, "tin", tin);
-        if (rc == NGX_OK && tin->len == 0) {
-            rc = ngx_http_oneid_json_string(r, entry, "le_tin", tin);
-        }
-
-        if (rc == NGX_OK) {
-            rc = ngx_http_oneid_json_string(r, entry, "acron_UZ", name);
-        }
-
-        if (rc == NGX_OK && name->len == 0) {
-            rc = ngx_http_oneid_json_string(r, entry, "le_name", name);
-        }
-
-        return rc;
-    }
-
-    return ngx_http_oneid_json_string(r, root, "pkcs_legal_tin", tin);
-}
-
-
-static ngx_int_t
-ngx_http_oneid_json_is_true(json_t *v)
-{
-    if (json_is_true(v)) {
-        return 1;
-    }
-
-    return ngx_http_oneid_json_string_is(v, "true");
-}
-
-
-/* by length: a NUL inside the JSON string must not end the comparison */
-
-static ngx_int_t
-ngx_http_oneid_json_string_is(json_t *v, const char *s)
-{
-    size_t  len;
-
-    len = ngx_strlen(s);
-
-    return json_is_string(v) && json_string_length(v) == len
-           && ngx_memcmp(json_string_value(v), s, len) == 0;
-}
-
-
-/*
- * Control characters go, so that no value can split a header or a
- * session record; the length is capped on a UTF-8 character boundary.
- */
-
-static ngx_int_t
-ngx_http_oneid_copy_clean(ngx_http_request_t *r, const char *src, size_t len,
-    ngx_str_t *out)
-{
-    u_char  *p, *s, *last;
-
-    if (len > NGX_HTTP_ONEID_MAX_FIELD) {
-        len = NGX_HTTP_ONEID_MAX_FIELD;
-
-        while (len && (((u_char) src[len]) & 0xc0) == 0x80) {
-            len--;
-        }
-    }
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->data = p;
-
-    s = (u_char *) src;
-    last = s + len;
-
-    for ( /* void */ ; s < last; s++) {
-        if (*s < 0x20 || *s == 0x7f) {
-            continue;
-        }
-
-        *p++ = *s;
-    }
-
-    out->len = p - out->data;
 
     return NGX_OK;
 }

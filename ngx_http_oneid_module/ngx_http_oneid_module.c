@@ -14,6 +14,8 @@
 #include "ngx_http_oneid_conf.h"
 #include "ngx_http_oneid_crypto.h"
 #include "ngx_http_oneid_headers.h"
+#include "ngx_http_oneid_idp.h"
+#include "ngx_http_oneid_handler.h"
 
 
 static ngx_int_t ngx_http_oneid_add_variables(ngx_conf_t *cf);
@@ -276,33 +278,9 @@ ngx_http_oneid_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
     ngx_str_t                  *value;
-    ngx_http_oneid_ctx_t       *ctx;
-    ngx_http_oneid_shared_t    *sh;
     ngx_http_oneid_identity_t  *id;
 
-    id = NULL;
-
-    ctx = ngx_http_oneid_get_ctx(r->main);
-
-    if (ctx != NULL && ctx->authenticated) {
-        id = &ctx->identity;
-
-    } else {
-        /* found by a subrequest: an ssi include, an auth_request */
-
-        ctx = ngx_http_get_module_ctx(r, ngx_http_oneid_module);
-
-        if (r != r->main && ctx != NULL && ctx->authenticated) {
-            id = &ctx->identity;
-
-        } else {
-            sh = ngx_http_oneid_shared(r, 0);
-
-            if (sh != NULL && sh->checked && sh->status == 0) {
-                id = &sh->identity;
-            }
-        }
-    }
+    id = ngx_http_oneid_request_identity(r);
 
     if (id == NULL) {
         v->not_found = 1;

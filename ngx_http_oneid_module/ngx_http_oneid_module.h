@@ -49,6 +49,19 @@ typedef void (*ngx_http_oneid_redis_handler_pt)(void *data, ngx_int_t rc,
 typedef void (*ngx_http_oneid_sentinel_handler_pt)(void *data, ngx_int_t rc,
     u_char *host, int port, ngx_str_t *err);
 
+/*
+ * What an asynchronous operation (a Redis command, a OneID back-channel
+ * call) brought back to the request that waited for it.  Redis: rc as for
+ * ngx_http_oneid_redis_handler_pt, value and err.  OneID: rc as for
+ * ngx_http_oneid_idp_handler_pt, status and value (the body).
+ */
+typedef struct {
+    ngx_int_t                     rc;
+    ngx_uint_t                    status;
+    ngx_str_t                     value;
+    ngx_str_t                     err;
+} ngx_http_oneid_result_t;
+
 
 typedef struct {
     ngx_http_oneid_redis_t       *redis;
@@ -93,72 +106,8 @@ typedef struct {
 } ngx_http_oneid_loc_conf_t;
 
 
-typedef struct ngx_http_oneid_ctx_s  ngx_http_oneid_ctx_t;
-
-/* the session as the subrequests of one client request saw it */
-typedef struct {
-    ngx_array_t                   waiters;    /* ngx_http_request_t * */
-    ngx_http_oneid_identity_t     identity;
-    ngx_uint_t                    status;     /* 0: signed in */
-    unsigned                      loading:1;
-    unsigned                      checked:1;
-} ngx_http_oneid_shared_t;
-
-typedef ngx_int_t (*ngx_http_oneid_step_pt)(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx);
-
-struct ngx_http_oneid_ctx_s {
-    ngx_http_request_t           *request;
-    ngx_http_oneid_loc_conf_t    *conf;
-    ngx_http_oneid_redis_t       *redis;
-    ngx_http_oneid_cache_t       *cache;
-
-    ngx_http_oneid_step_pt        next;
-    ngx_event_t                   wake;
-
-    ngx_http_oneid_redis_cmd_t   *cmd;
-    ngx_int_t                     redis_rc;
-    ngx_str_t                     redis_value;
-    ngx_str_t                     redis_err;
-
-    ngx_http_request_t           *subrequest;
-    ngx_int_t                     idp_rc;
-    ngx_uint_t                    idp_status;
-    ngx_str_t                     idp_body;
-    ngx_uint_t                    idp_too_big;
-
-    ngx_str_t                     sid;
-    ngx_str_t                     key;
-    ngx_str_t                     code;
-    ngx_str_t                     state;
-    ngx_str_t                     binding;
-    ngx_str_t                     return_uri;
-    ngx_str_t                     access_token;
-
-    ngx_http_oneid_identity_t     identity;
-
-    /* a subrequest: what all subrequests know of the session */
-    ngx_http_oneid_shared_t      *shared;
-
-    unsigned                      waiting:1;
-    unsigned                      authenticated:1;
-    unsigned                      have_session_cookie:1;
-    unsigned                      old_session_cookie:1;
-    unsigned                      from_cache:1;
-};
-
-
 extern ngx_module_t  ngx_http_oneid_module;
 
-
-/* ngx_http_oneid_handler.c */
-ngx_int_t ngx_http_oneid_access_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_oneid_subrequest_handler(ngx_http_request_t *r);
-ngx_http_oneid_shared_t *ngx_http_oneid_shared(ngx_http_request_t *r,
-    ngx_uint_t create);
-ngx_http_oneid_ctx_t *ngx_http_oneid_get_ctx(ngx_http_request_t *r);
-ngx_int_t ngx_http_oneid_callback_arg(ngx_http_request_t *r, const char *name,
-    size_t max, ngx_str_t *value);
 
 /* ngx_http_oneid_redis.c */
 char *ngx_http_oneid_redis_parse(ngx_conf_t *cf, ngx_http_oneid_redis_t **rdp);
@@ -201,17 +150,6 @@ void ngx_http_oneid_cache_put(ngx_http_oneid_cache_t *cache, u_char *id,
 void ngx_http_oneid_cache_revoke(ngx_http_oneid_cache_t *cache, u_char *id,
     ngx_msec_t hold);
 
-/* ngx_http_oneid_idp.c */
-ngx_int_t ngx_http_oneid_idp_init(ngx_conf_t *cf);
-ngx_int_t ngx_http_oneid_idp_call(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx, const char *grant, const char *param,
-    ngx_str_t *value);
-ngx_int_t ngx_http_oneid_idp_parse_token(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx, ngx_str_t *token);
-ngx_int_t ngx_http_oneid_idp_parse_identity(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_identity_t *id);
-ngx_int_t ngx_http_oneid_authorize_location(ngx_http_request_t *r,
-    ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *state, ngx_str_t *location);
 
 
 #endif /* _NGX_HTTP_ONEID_MODULE_H_INCLUDED_ */

@@ -1,0 +1,121 @@
+
+/*
+ * Copyright (C) The ngx_http_oneid_module authors
+ *
+ * The per-request context of the request handlers, private to them: the
+ * context and the steps the flows share (ngx_http_oneid_ctx.c), and the
+ * flows the access handler dispatches to (ngx_http_oneid_login.c,
+ * ngx_http_oneid_logout.c).
+ */
+
+
+#ifndef _NGX_HTTP_ONEID_CTX_H_INCLUDED_
+#define _NGX_HTTP_ONEID_CTX_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oneid_module.h"
+#include "ngx_http_oneid_wait.h"
+
+
+/* the kinds of Redis keys */
+#define NGX_HTTP_ONEID_SESSION  "session"
+#define NGX_HTTP_ONEID_STATE    "state"
+/* the OneID token of a session, kept for a logout after it expired */
+#define NGX_HTTP_ONEID_TOKEN    "token"
+
+
+typedef struct ngx_http_oneid_ctx_s     ngx_http_oneid_ctx_t;
+typedef struct ngx_http_oneid_shared_s  ngx_http_oneid_shared_t;
+
+typedef ngx_int_t (*ngx_http_oneid_step_pt)(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+
+
+/* the session the request came with, or the one a login made */
+typedef struct {
+    ngx_str_t                     sid;
+    /* its Redis key, once built */
+    ngx_str_t                     key;
+    ngx_http_oneid_identity_t     identity;
+    /* the cookie was read: an internal redirect hides it afterwards */
+    unsigned                      have_cookie:1;
+    unsigned                      old_cookie:1;
+    unsigned                      from_cache:1;
+} ngx_http_oneid_ctx_session_t;
+
+
+/* a login: started on a protected location, finished by the callback */
+typedef struct {
+    ngx_str_t                     code;
+    ngx_str_t                     state;
+    ngx_str_t                     binding;
+    ngx_str_t                     return_uri;
+    ngx_str_t                     access_token;
+} ngx_http_oneid_ctx_login_t;
+
+
+struct ngx_http_oneid_ctx_s {
+    ngx_http_request_t           *request;
+    ngx_http_oneid_loc_conf_t    *conf;
+    ngx_http_oneid_redis_t       *redis;
+    ngx_http_oneid_cache_t       *cache;
+
+    /* the back channel: the operation waited for, and the step after it */
+    ngx_http_oneid_wait_t         wait;
+    ngx_http_oneid_step_pt        next;
+
+    ngx_http_oneid_ctx_session_t  session;
+    ngx_http_oneid_ctx_login_t    login;
+
+    /* a subrequest: what all subrequests know of the session */
+    ngx_http_oneid_shared_t      *shared;
+
+    unsigned                      authenticated:1;
+};
+
+
+/* ngx_http_oneid_ctx.c */
+ngx_http_oneid_ctx_t *ngx_http_oneid_create_ctx(ngx_http_request_t *r);
+void ngx_http_oneid_reset_ctx(ngx_http_oneid_ctx_t *ctx,
+    ngx_http_oneid_loc_conf_t *olcf);
+ngx_http_oneid_ctx_t *ngx_http_oneid_get_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_oneid_redis_wait(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next,
+    const char *command, const char *kind, ngx_str_t *id, ngx_str_t *value,
+    time_t ttl);
+ngx_int_t ngx_http_oneid_idp_wait(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next,
+    const char *grant, const char *param, ngx_str_t *value);
+ngx_int_t ngx_http_oneid_store_failed(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, const char *doing);
+ngx_int_t ngx_http_oneid_session_cookie(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+ngx_int_t ngx_http_oneid_cached_session(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+ngx_int_t ngx_http_oneid_load_session(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next);
+ngx_int_t ngx_http_oneid_session_usable(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+void ngx_http_oneid_cache_session(ngx_http_oneid_ctx_t *ctx);
+ngx_int_t ngx_http_oneid_lifetime_over(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+void ngx_http_oneid_forget(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    ngx_uint_t session);
+void ngx_http_oneid_revoke_cached(ngx_http_oneid_ctx_t *ctx, ngx_str_t *key);
+
+/* ngx_http_oneid_login.c */
+ngx_int_t ngx_http_oneid_login(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+ngx_int_t ngx_http_oneid_callback(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+
+/* ngx_http_oneid_logout.c */
+ngx_int_t ngx_http_oneid_logout(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+
+
+#endif /* _NGX_HTTP_ONEID_CTX_H_INCLUDED_ */
