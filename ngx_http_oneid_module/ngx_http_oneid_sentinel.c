@@ -103,7 +103,7 @@ static const ngx_http_oneid_redis_events_t  ngx_http_oneid_sentinel_ask_ev = {
 };
 
 
-/* AUTH refused shows as the NOAUTH error of SUBSCRIBE: not worth a line */
+/* a refused AUTH is logged by the questions, which use the same password */
 
 static const ngx_http_oneid_redis_events_t  ngx_http_oneid_sentinel_watch_ev = {
     ngx_http_oneid_sentinel_watch_connected,
