@@ -1,5 +1,8 @@
 /*
  * Copyright (C) The ngx_http_oneid_module authors
+ *
+ * The Redis side as sessions see it: "send this command, call me back",
+ * cancel, reset; and the "oneid_redis" directive.
  */
 
 

@@ -1,5 +1,8 @@
 /*
  * Copyright (C) The ngx_http_oneid_module authors
+ *
+ * hiredis on nginx's event loop: addresses, opening a connection,
+ * replies as strings.  Knows nothing of what the connections are for.
  */
 
 

@@ -35,7 +35,8 @@ struct ngx_http_oneid_redis_cmd_s {
 /*
  * argc: at most NGX_HTTP_ONEID_REDIS_MAX_ARGS.  copy: the arguments must
  * outlive the caller's, as the command will be held.  handler may be NULL
- * for commands nobody waits for.
+ * for commands nobody waits for.  A record that hiredis refused to send
+ * is the caller's to ngx_free(), or to end with cmd_fail().
  */
 
 ngx_http_oneid_redis_cmd_t *

@@ -1,5 +1,7 @@
 /*
  * Copyright (C) The ngx_http_oneid_module authors
+ *
+ * One command record, for the connection (ngx_http_oneid_redis.c).
  */
 
 

@@ -1,5 +1,7 @@
 /*
  * Copyright (C) The ngx_http_oneid_module authors
+ *
+ * Between the "oneid_redis" directive and the connection made from it.
  */
 
 

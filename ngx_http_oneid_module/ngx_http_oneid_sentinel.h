@@ -1,5 +1,7 @@
 /*
  * Copyright (C) The ngx_http_oneid_module authors
+ *
+ * The Sentinel client: where the master is, and when it changes.
  */
 
 
