@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oneid_identity.h"
+#include "ngx_http_oneid_redis.h"
 
 
 #define NGX_HTTP_ONEID_VERSION         "0.3.0"
@@ -31,23 +32,7 @@
 #define NGX_HTTP_ONEID_ENCODE_RAW      1
 
 
-struct redisAsyncContext;
-
-typedef struct ngx_http_oneid_redis_s      ngx_http_oneid_redis_t;
 typedef struct ngx_http_oneid_cache_s      ngx_http_oneid_cache_t;
-typedef struct ngx_http_oneid_redis_cmd_s  ngx_http_oneid_redis_cmd_t;
-typedef struct ngx_http_oneid_sentinel_s   ngx_http_oneid_sentinel_t;
-
-/*
- * rc: NGX_OK (string or status reply in value), NGX_DECLINED (nil or 0),
- * NGX_ERROR (error reply or no reply; err says why)
- */
-typedef void (*ngx_http_oneid_redis_handler_pt)(void *data, ngx_int_t rc,
-    ngx_str_t *value, ngx_str_t *err);
-
-/* rc: NGX_OK with the master's address, or NGX_ERROR with err */
-typedef void (*ngx_http_oneid_sentinel_handler_pt)(void *data, ngx_int_t rc,
-    u_char *host, int port, ngx_str_t *err);
 
 /*
  * What an asynchronous operation (a Redis command, a OneID back-channel
@@ -108,37 +93,6 @@ typedef struct {
 
 extern ngx_module_t  ngx_http_oneid_module;
 
-
-/* ngx_http_oneid_redis.c */
-char *ngx_http_oneid_redis_parse(ngx_conf_t *cf, ngx_http_oneid_redis_t **rdp);
-ngx_str_t *ngx_http_oneid_redis_prefix(ngx_http_oneid_redis_t *rd);
-ngx_msec_t ngx_http_oneid_redis_timeout(ngx_http_oneid_redis_t *rd);
-ngx_http_oneid_redis_cmd_t *ngx_http_oneid_redis_command(
-    ngx_http_oneid_redis_t *rd, ngx_http_oneid_redis_handler_pt handler,
-    void *data, ngx_uint_t argc, ngx_str_t *argv, ngx_str_t *err);
-void ngx_http_oneid_redis_cancel(ngx_http_oneid_redis_cmd_t *cmd);
-void ngx_http_oneid_redis_reset(ngx_http_oneid_redis_t *rd,
-    const char *reason);
-void ngx_http_oneid_redis_close(ngx_http_oneid_redis_t *rd);
-ngx_int_t ngx_http_oneid_redis_hook(struct redisAsyncContext *ac, void *data,
-    ngx_log_t *log,
-    void (*connected)(const struct redisAsyncContext *ac, int status),
-    void (*disconnected)(const struct redisAsyncContext *ac, int status));
-
-/* ngx_http_oneid_sentinel.c */
-ngx_http_oneid_sentinel_t *ngx_http_oneid_sentinel_create(ngx_conf_t *cf,
-    ngx_str_t *master);
-char *ngx_http_oneid_sentinel_add(ngx_conf_t *cf,
-    ngx_http_oneid_sentinel_t *sn, ngx_str_t *addr);
-void ngx_http_oneid_sentinel_set(ngx_http_oneid_sentinel_t *sn,
-    ngx_str_t *password, ngx_msec_t timeout);
-ngx_str_t *ngx_http_oneid_sentinel_master(ngx_http_oneid_sentinel_t *sn);
-ngx_int_t ngx_http_oneid_sentinel_ask(ngx_http_oneid_sentinel_t *sn,
-    ngx_log_t *log, ngx_http_oneid_sentinel_handler_pt handler, void *data);
-void ngx_http_oneid_sentinel_watch(ngx_http_oneid_sentinel_t *sn,
-    ngx_log_t *log, ngx_http_oneid_sentinel_handler_pt handler, void *data);
-void ngx_http_oneid_sentinel_cancel(ngx_http_oneid_sentinel_t *sn);
-void ngx_http_oneid_sentinel_close(ngx_http_oneid_sentinel_t *sn);
 
 /* ngx_http_oneid_cache.c */
 char *ngx_http_oneid_cache_parse(ngx_conf_t *cf, ngx_command_t *cmd,

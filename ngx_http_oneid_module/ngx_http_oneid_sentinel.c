@@ -11,30 +11,24 @@
  * hide a failover, subscribe to +switch-master: after a manual failover
  * the old master stays writable for a while, and only this announcement
  * tells us to leave it at once.
+ *
+ * Both the answers and the announcements go to the one handler that the
+ * user of the sentinels registered; connections come from the adapter.
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include <ngx_http.h>
+#include <ngx_event.h>
 
-#include <hiredis/hiredis.h>
-#include <hiredis/async.h>
-
-#include "ngx_http_oneid_module.h"
-
-
-typedef struct {
-    ngx_str_t                          name;
-    u_char                            *host;
-    int                                port;
-} ngx_http_oneid_sentinel_addr_t;
+#include "ngx_http_oneid_redis_adapter.h"
+#include "ngx_http_oneid_sentinel.h"
 
 
 /* a subscription to one sentinel's +switch-master */
 typedef struct {
     ngx_http_oneid_sentinel_t         *sentinel;
-    ngx_http_oneid_sentinel_addr_t    *addr;
+    ngx_http_oneid_redis_addr_t       *addr;
     redisAsyncContext                 *ac;
     ngx_event_t                        timer;
 } ngx_http_oneid_sentinel_watch_t;
@@ -51,15 +45,20 @@ struct ngx_http_oneid_sentinel_s {
     ngx_uint_t                         current;
     ngx_uint_t                         tried;
     ngx_event_t                        timer;
-    ngx_http_oneid_sentinel_handler_pt handler;
-    void                              *data;
     ngx_log_t                         *log;
     u_char                             answer[NGX_SOCKADDR_STRLEN + 1];
     int                                answer_port;
 
     ngx_http_oneid_sentinel_watch_t   *watches;
-    ngx_http_oneid_sentinel_handler_pt switched;
-    void                              *switched_data;
+
+    /* registered by the user: answers and announcements */
+    ngx_http_oneid_sentinel_handler_pt handler;
+    void                              *data;
+
+    /* an answer is wanted */
+    unsigned                           asking:1;
+    /* the worker is exiting */
+    unsigned                           closed:1;
 };
 
 
@@ -67,6 +66,8 @@ struct ngx_http_oneid_sentinel_s {
 #define NGX_HTTP_ONEID_SENTINEL_WATCH_RETRY  1000
 
 
+static void ngx_http_oneid_sentinel_report(ngx_http_oneid_sentinel_t *sn,
+    ngx_uint_t event, ngx_str_t *err);
 static void ngx_http_oneid_sentinel_next(ngx_http_oneid_sentinel_t *sn,
     const char *why);
 static ngx_int_t ngx_http_oneid_sentinel_connect(
@@ -95,8 +96,25 @@ static void ngx_http_oneid_sentinel_watch_later(
     ngx_http_oneid_sentinel_watch_t *w);
 
 
+static const ngx_http_oneid_redis_events_t  ngx_http_oneid_sentinel_ask_ev = {
+    ngx_http_oneid_sentinel_connected,
+    ngx_http_oneid_sentinel_disconnected,
+    ngx_http_oneid_sentinel_auth_reply
+};
+
+
+/* a refused AUTH is logged by the questions, which use the same password */
+
+static const ngx_http_oneid_redis_events_t  ngx_http_oneid_sentinel_watch_ev = {
+    ngx_http_oneid_sentinel_watch_connected,
+    ngx_http_oneid_sentinel_watch_disconnected,
+    NULL
+};
+
+
 ngx_http_oneid_sentinel_t *
-ngx_http_oneid_sentinel_create(ngx_conf_t *cf, ngx_str_t *master)
+ngx_http_oneid_sentinel_create(ngx_conf_t *cf, ngx_str_t *master,
+    ngx_str_t *password, ngx_msec_t timeout)
 {
     ngx_http_oneid_sentinel_t  *sn;
 
@@ -106,13 +124,17 @@ ngx_http_oneid_sentinel_create(ngx_conf_t *cf, ngx_str_t *master)
     }
 
     if (ngx_array_init(&sn->addrs, cf->pool, 3,
-                       sizeof(ngx_http_oneid_sentinel_addr_t))
+                       sizeof(ngx_http_oneid_redis_addr_t))
         != NGX_OK)
     {
         return NULL;
     }
 
     sn->master = *master;
+    sn->password = *password;
+
+    /* one question: connecting and the answer */
+    sn->timeout = timeout;
 
     return sn;
 }
@@ -122,58 +144,37 @@ char *
 ngx_http_oneid_sentinel_add(ngx_conf_t *cf, ngx_http_oneid_sentinel_t *sn,
     ngx_str_t *addr)
 {
-    u_char                          *p;
-    ngx_url_t                        u;
-    ngx_http_oneid_sentinel_addr_t  *sa;
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-    u.url = *addr;
-    u.default_port = 26379;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        if (u.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in sentinel \"%V\"", u.err, &u.url);
-        }
-
-        return NGX_CONF_ERROR;
-    }
-
-    if (u.family == AF_UNIX || u.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "sentinel \"%V\" must be host:port", &u.url);
-        return NGX_CONF_ERROR;
-    }
+    ngx_http_oneid_redis_addr_t  *sa;
 
     sa = ngx_array_push(&sn->addrs);
     if (sa == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    sa->name = *addr;
-    sa->port = u.port;
-
-    /* as for the master: hiredis must never resolve a name itself */
-
-    sa->host = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
-    if (sa->host == NULL) {
+    if (ngx_http_oneid_redis_parse_addr(cf, addr, 26379, "sentinel", sa)
+        != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
-    p = sa->host + ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen,
-                                 sa->host, NGX_SOCKADDR_STRLEN, 0);
-    *p = '\0';
+    if (sa->path != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "sentinel \"%V\" must be host:port", addr);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
 
 
+/* the one handler for answers and announcements, set before any use */
+
 void
-ngx_http_oneid_sentinel_set(ngx_http_oneid_sentinel_t *sn,
-    ngx_str_t *password, ngx_msec_t timeout)
+ngx_http_oneid_sentinel_set_handler(ngx_http_oneid_sentinel_t *sn,
+    ngx_http_oneid_sentinel_handler_pt handler, void *data)
 {
-    sn->password = *password;
-    sn->timeout = timeout;
+    sn->handler = handler;
+    sn->data = data;
 }
 
 
@@ -185,22 +186,19 @@ ngx_http_oneid_sentinel_master(ngx_http_oneid_sentinel_t *sn)
 
 
 /*
- * NGX_AGAIN: the handler will be called with the answer or with the
- * reason why no sentinel gave one.  NGX_ERROR: no sentinel could even be
- * tried; the handler is not called.
+ * NGX_AGAIN: the handler will hear FOUND with the answer, or NONE with
+ * the reason why no sentinel gave one.  NGX_ERROR: no sentinel could even
+ * be tried; the handler is not called.
  */
 
 ngx_int_t
-ngx_http_oneid_sentinel_ask(ngx_http_oneid_sentinel_t *sn, ngx_log_t *log,
-    ngx_http_oneid_sentinel_handler_pt handler, void *data)
+ngx_http_oneid_sentinel_ask(ngx_http_oneid_sentinel_t *sn, ngx_log_t *log)
 {
     if (sn->ac != NULL) {
         return NGX_AGAIN;
     }
 
     sn->log = log;
-    sn->handler = handler;
-    sn->data = data;
     sn->tried = 0;
 
     sn->timer.handler = ngx_http_oneid_sentinel_timeout;
@@ -212,6 +210,7 @@ ngx_http_oneid_sentinel_ask(ngx_http_oneid_sentinel_t *sn, ngx_log_t *log,
 
     while (sn->tried < sn->addrs.nelts) {
         if (ngx_http_oneid_sentinel_connect(sn) == NGX_OK) {
+            sn->asking = 1;
             return NGX_AGAIN;
         }
 
@@ -230,10 +229,9 @@ ngx_http_oneid_sentinel_close(ngx_http_oneid_sentinel_t *sn)
     redisAsyncContext                *ac;
     ngx_http_oneid_sentinel_watch_t  *w;
 
-    sn->handler = NULL;
+    sn->asking = 0;
+    sn->closed = 1;
     ngx_http_oneid_sentinel_drop(sn);
-
-    sn->switched = NULL;
 
     if (sn->watches == NULL) {
         return;
@@ -264,19 +262,18 @@ ngx_http_oneid_sentinel_close(ngx_http_oneid_sentinel_t *sn)
 void
 ngx_http_oneid_sentinel_cancel(ngx_http_oneid_sentinel_t *sn)
 {
-    sn->handler = NULL;
+    sn->asking = 0;
     ngx_http_oneid_sentinel_drop(sn);
 }
 
 
-/* from now on, call handler with the new address after each failover */
+/* from now on, tell the handler the new address after each failover */
 
 void
-ngx_http_oneid_sentinel_watch(ngx_http_oneid_sentinel_t *sn, ngx_log_t *log,
-    ngx_http_oneid_sentinel_handler_pt handler, void *data)
+ngx_http_oneid_sentinel_watch(ngx_http_oneid_sentinel_t *sn, ngx_log_t *log)
 {
     ngx_uint_t                        i;
-    ngx_http_oneid_sentinel_addr_t   *sa;
+    ngx_http_oneid_redis_addr_t      *sa;
     ngx_http_oneid_sentinel_watch_t  *w;
 
     if (sn->watches != NULL) {
@@ -289,9 +286,6 @@ ngx_http_oneid_sentinel_watch(ngx_http_oneid_sentinel_t *sn, ngx_log_t *log,
     if (sn->watches == NULL) {
         return;
     }
-
-    sn->switched = handler;
-    sn->switched_data = data;
 
     sa = sn->addrs.elts;
 
@@ -315,34 +309,19 @@ ngx_http_oneid_sentinel_watch_connect(ngx_event_t *ev)
 {
     ngx_http_oneid_sentinel_watch_t *w = ev->data;
 
-    redisAsyncContext          *ac;
-    ngx_http_oneid_sentinel_t  *sn;
+    u_char              errstr[NGX_HTTP_ONEID_REDIS_ERRSTR_LEN];
+    redisAsyncContext  *ac;
 
-    sn = w->sentinel;
-
-    ac = redisAsyncConnect((char *) w->addr->host, w->addr->port);
-    if (ac == NULL) {
-        ngx_http_oneid_sentinel_watch_later(w);
-        return;
-    }
-
-    if (ac->err
-        || ngx_http_oneid_redis_hook(ac, w, ev->log,
-                                ngx_http_oneid_sentinel_watch_connected,
-                                ngx_http_oneid_sentinel_watch_disconnected)
-           != NGX_OK)
+    if (ngx_http_oneid_redis_open(w->addr, &w->sentinel->password,
+                                  &ngx_http_oneid_sentinel_watch_ev, w,
+                                  ev->log, &ac, errstr)
+        != NGX_OK)
     {
-        redisAsyncFree(ac);
         ngx_http_oneid_sentinel_watch_later(w);
         return;
     }
 
     w->ac = ac;
-
-    if (sn->password.len) {
-        (void) redisAsyncCommand(ac, NULL, NULL, "AUTH %b",
-                                 sn->password.data, sn->password.len);
-    }
 
     (void) redisAsyncCommand(ac, ngx_http_oneid_sentinel_watch_message, w,
                              "SUBSCRIBE +switch-master");
@@ -366,7 +345,7 @@ ngx_http_oneid_sentinel_watch_message(redisAsyncContext *ac, void *reply,
 
     sn = w->sentinel;
 
-    if (rr == NULL || w->ac != ac || sn->switched == NULL
+    if (rr == NULL || w->ac != ac || sn->closed
         || rr->type != REDIS_REPLY_ARRAY || rr->elements != 3
         || rr->element[0]->type != REDIS_REPLY_STRING
         || ngx_strcmp(rr->element[0]->str, "message") != 0
@@ -415,7 +394,8 @@ ngx_http_oneid_sentinel_watch_message(redisAsyncContext *ac, void *reply,
     ngx_memcpy(sn->answer, field[3], len[3]);
     sn->answer[len[3]] = '\0';
 
-    sn->switched(sn->switched_data, NGX_OK, sn->answer, (int) port, NULL);
+    sn->handler(sn->data, NGX_HTTP_ONEID_SENTINEL_SWITCHED, sn->answer,
+                (int) port, NULL);
 }
 
 
@@ -455,9 +435,7 @@ ngx_http_oneid_sentinel_watch_disconnected(const redisAsyncContext *ac,
 static void
 ngx_http_oneid_sentinel_watch_later(ngx_http_oneid_sentinel_watch_t *w)
 {
-    if (w->sentinel->switched == NULL || ngx_exiting || ngx_quit
-        || ngx_terminate)
-    {
+    if (w->sentinel->closed || ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
@@ -470,8 +448,9 @@ ngx_http_oneid_sentinel_watch_later(ngx_http_oneid_sentinel_watch_t *w)
 static ngx_int_t
 ngx_http_oneid_sentinel_connect(ngx_http_oneid_sentinel_t *sn)
 {
-    redisAsyncContext               *ac;
-    ngx_http_oneid_sentinel_addr_t  *sa;
+    u_char                        errstr[NGX_HTTP_ONEID_REDIS_ERRSTR_LEN];
+    redisAsyncContext            *ac;
+    ngx_http_oneid_redis_addr_t  *sa;
 
     sa = sn->addrs.elts;
     sa = &sa[sn->current];
@@ -479,31 +458,18 @@ ngx_http_oneid_sentinel_connect(ngx_http_oneid_sentinel_t *sn)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, sn->log, 0,
                    "oneid: asking redis sentinel at %V", &sa->name);
 
-    ac = redisAsyncConnect((char *) sa->host, sa->port);
-    if (ac == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ac->err
-        || ngx_http_oneid_redis_hook(ac, sn, sn->log,
-                                     ngx_http_oneid_sentinel_connected,
-                                     ngx_http_oneid_sentinel_disconnected)
-           != NGX_OK)
+    if (ngx_http_oneid_redis_open(sa, &sn->password,
+                                  &ngx_http_oneid_sentinel_ask_ev, sn,
+                                  sn->log, &ac, errstr)
+        != NGX_OK)
     {
         ngx_log_error(NGX_LOG_WARN, sn->log, 0,
                       "oneid: cannot connect to redis sentinel at %V: %s",
-                      &sa->name, ac->err ? ac->errstr : "no connection");
-        redisAsyncFree(ac);
+                      &sa->name, errstr);
         return NGX_ERROR;
     }
 
     sn->ac = ac;
-
-    if (sn->password.len) {
-        (void) redisAsyncCommand(ac, ngx_http_oneid_sentinel_auth_reply, sn,
-                                 "AUTH %b", sn->password.data,
-                                 sn->password.len);
-    }
 
     (void) redisAsyncCommand(ac, ngx_http_oneid_sentinel_reply, sn,
                              "SENTINEL get-master-addr-by-name %b",
@@ -520,8 +486,8 @@ ngx_http_oneid_sentinel_connect(ngx_http_oneid_sentinel_t *sn)
 static void
 ngx_http_oneid_sentinel_next(ngx_http_oneid_sentinel_t *sn, const char *why)
 {
-    ngx_str_t                        err;
-    ngx_http_oneid_sentinel_addr_t  *sa;
+    ngx_str_t                     err;
+    ngx_http_oneid_redis_addr_t  *sa;
 
     sa = sn->addrs.elts;
 
@@ -545,8 +511,27 @@ ngx_http_oneid_sentinel_next(ngx_http_oneid_sentinel_t *sn, const char *why)
 
     ngx_str_set(&err, "no sentinel knows the master");
 
-    if (sn->handler) {
-        sn->handler(sn->data, NGX_ERROR, NULL, 0, &err);
+    ngx_http_oneid_sentinel_report(sn, NGX_HTTP_ONEID_SENTINEL_NONE, &err);
+}
+
+
+/* the answer to a question, or that there is none, if still wanted */
+
+static void
+ngx_http_oneid_sentinel_report(ngx_http_oneid_sentinel_t *sn,
+    ngx_uint_t event, ngx_str_t *err)
+{
+    if (!sn->asking) {
+        return;
+    }
+
+    sn->asking = 0;
+
+    if (event == NGX_HTTP_ONEID_SENTINEL_FOUND) {
+        sn->handler(sn->data, event, sn->answer, sn->answer_port, NULL);
+
+    } else {
+        sn->handler(sn->data, event, NULL, 0, err);
     }
 }
 
@@ -558,7 +543,7 @@ ngx_http_oneid_sentinel_auth_reply(redisAsyncContext *ac, void *reply,
     redisReply                 *rr = reply;
     ngx_http_oneid_sentinel_t  *sn = privdata;
 
-    ngx_http_oneid_sentinel_addr_t  *sa;
+    ngx_http_oneid_redis_addr_t  *sa;
 
     if (rr != NULL && rr->type == REDIS_REPLY_ERROR && sn->ac == ac) {
         sa = sn->addrs.elts;
@@ -589,9 +574,7 @@ ngx_http_oneid_sentinel_reply(redisAsyncContext *ac, void *reply,
 
     ngx_http_oneid_sentinel_drop(sn);
 
-    if (sn->handler) {
-        sn->handler(sn->data, NGX_OK, sn->answer, sn->answer_port, NULL);
-    }
+    ngx_http_oneid_sentinel_report(sn, NGX_HTTP_ONEID_SENTINEL_FOUND, NULL);
 }
 
 
