@@ -232,6 +232,7 @@ CRLF
 "<style>body{font-family:sans-serif;max-width:36em;margin:3em auto;"
 "padding:0 1em;color:#222}h1{font-size:1.4em}"
 ".w{border-left:4px solid #c60;padding:.5em 1em;background:#fff6ee}"
+"button{font-size:1.1em;padding:.5em 1.5em}"
 "</style></head>" CRLF
 "<body><h1>%s</h1>" CRLF
 "<p>%s</p>" CRLF;
@@ -244,9 +245,14 @@ static const char  ngx_http_oneid_html_form[] =
 "<form method=\"post\" action=\"%V\"><button type=\"submit\">%s"
 "</button></form>" CRLF;
 
-static const char  ngx_http_oneid_html_tail[] =
-"<p><a href=\"/\">%s</a></p>" CRLF
-"<p><small>%ui</small></p></body></html>" CRLF;
+static const char  ngx_http_oneid_html_home[] =
+"<p><a href=\"/\">%s</a></p>" CRLF;
+
+/* an error's status, for whoever the user calls for help */
+static const char  ngx_http_oneid_html_status[] =
+"<p><small>%ui</small></p>" CRLF;
+
+static const char  ngx_http_oneid_html_end[] = "</body></html>" CRLF;
 
 
 ngx_int_t
@@ -525,7 +531,9 @@ ngx_http_oneid_html(ngx_http_request_t *r, ngx_http_oneid_page_t *page,
           + sizeof(ngx_http_oneid_html_help) + help.len + warning.len
           + sizeof(ngx_http_oneid_html_form) + action.len
           + (page->button[lang] ? ngx_strlen(page->button[lang]) : 0)
-          + sizeof(ngx_http_oneid_html_tail)
+          + sizeof(ngx_http_oneid_html_home)
+          + sizeof(ngx_http_oneid_html_status)
+          + sizeof(ngx_http_oneid_html_end)
           + ngx_strlen(ngx_http_oneid_home[lang]) + NGX_INT_T_LEN;
 
     p = ngx_pnalloc(r->pool, len);
@@ -549,8 +557,16 @@ ngx_http_oneid_html(ngx_http_request_t *r, ngx_http_oneid_page_t *page,
                          &action, page->button[lang]);
     }
 
-    p = ngx_slprintf(p, body->data + len, ngx_http_oneid_html_tail,
-                     ngx_http_oneid_home[lang], page->status);
+    p = ngx_slprintf(p, body->data + len, ngx_http_oneid_html_home,
+                     ngx_http_oneid_home[lang]);
+
+    if (page->status >= NGX_HTTP_BAD_REQUEST) {
+        p = ngx_slprintf(p, body->data + len, ngx_http_oneid_html_status,
+                         page->status);
+    }
+
+    p = ngx_cpymem(p, ngx_http_oneid_html_end,
+                   sizeof(ngx_http_oneid_html_end) - 1);
 
     body->len = p - body->data;
 

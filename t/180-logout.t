@@ -223,3 +223,14 @@ Cookie: oneid_session=logoutFSlllllllllllllllllllllllllllllllllll; oneid_session
 Set-Cookie:
 --- no_error_log
 signed out
+
+
+
+=== TEST 14: the confirmation page is no error: no status number on it
+--- request
+GET /oneid/logout
+--- more_headers
+Sec-Fetch-Site: cross-site
+--- error_code: 200
+--- response_body_like chomp
+\A(?!.*<small>).*<button type="submit">Chiqish</button>
