@@ -9,7 +9,13 @@
 # share CPU 1.
 #
 #   bench/run.sh [-d seconds per run] [-r rounds] [-c connections]
-#                [--soak requests]
+#                [--soak requests] [--baseline PATH.so]
+#
+# --baseline adds two proxies that load another build of the module (say
+# the previous release) with the same configuration as B and C; they run
+# in the same rounds (A B C B' C' ...), and the median of the per-round
+# ratios new / baseline is printed for both, so a change's cost is measured
+# within one run, never across runs.
 #
 # Prints requests/s, p50/p99 latency and the ratio to plain for each case,
 # Redis commands per authenticated request, worker RSS before and after,
@@ -20,13 +26,16 @@ dur=10
 rounds=3
 conns=50
 soak=0
+baseline=
 while [ $# -gt 0 ]; do
     case "$1" in
         -d) dur=$2; shift 2 ;;
         -r) rounds=$2; shift 2 ;;
         -c) conns=$2; shift 2 ;;
         --soak) soak=$2; shift 2 ;;
-        *) echo "usage: $0 [-d s] [-r rounds] [-c conns] [--soak N]" >&2
+        --baseline) baseline=$2; shift 2 ;;
+        *) echo "usage: $0 [-d s] [-r rounds] [-c conns] [--soak N]" \
+                "[--baseline PATH.so]" >&2
            exit 2 ;;
     esac
 done
@@ -40,19 +49,26 @@ backend_port=18090
 plain_port=18091
 oneid_port=18092
 cached_port=18093
+base_port=18096        # --baseline only; 18094-18095 are soak.sh's
+base_cached_port=18097
 mock_port=18445
 
 for tool in wrk taskset redis-server python3; do
     command -v $tool >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
 done
 [ -f "$module" ] || { echo "bench: build the module first (make build)" >&2; exit 1; }
+if [ -n "$baseline" ]; then
+    [ -f "$baseline" ] || { echo "bench: $baseline: no such file" >&2; exit 1; }
+    # load_module resolves a relative path against each proxy's prefix
+    baseline=$(realpath "$baseline")
+fi
 
 cpu_proxy=0
 cpu_rest=1
 [ "$(nproc)" -ge 2 ] || cpu_rest=0
 
 cleanup() {
-    for d in plain oneid cached backend; do
+    for d in plain oneid cached base base_cached backend; do
         [ -f "$work/$d/logs/nginx.pid" ] &&
             "$nginx" -p "$work/$d" -c conf/nginx.conf -s stop 2>/dev/null
     done
@@ -63,6 +79,7 @@ trap cleanup EXIT
 
 rm -rf "$work"
 mkdir -p "$work"/{plain,oneid,cached,backend}/{conf,logs}
+[ -z "$baseline" ] || mkdir -p "$work"/{base,base_cached}/{conf,logs}
 
 cat > "$work/backend/conf/nginx.conf" <<END
 worker_processes 1;
@@ -130,6 +147,14 @@ proxy_conf $cached_port "load_module $module;" "$oneid_server" \
     "oneid_redis 127.0.0.1:$redis_port;
     oneid_session_cache zone=sessions:10m ttl=5s refresh=60s;" \
     > "$work/cached/conf/nginx.conf"
+if [ -n "$baseline" ]; then
+    proxy_conf $base_port "load_module $baseline;" "$oneid_server" \
+        "oneid_redis 127.0.0.1:$redis_port;" > "$work/base/conf/nginx.conf"
+    proxy_conf $base_cached_port "load_module $baseline;" "$oneid_server" \
+        "oneid_redis 127.0.0.1:$redis_port;
+    oneid_session_cache zone=sessions:10m ttl=5s refresh=60s;" \
+        > "$work/base_cached/conf/nginx.conf"
+fi
 
 # the mock accepts port 8081 as a registered redirect URI; the bench never
 # follows the redirect to that host, it sends the callback to $oneid_port
@@ -144,6 +169,10 @@ taskset -c $cpu_rest "$nginx" -p "$work/backend" -c conf/nginx.conf
 taskset -c $cpu_proxy "$nginx" -p "$work/plain" -c conf/nginx.conf
 taskset -c $cpu_proxy "$nginx" -p "$work/oneid" -c conf/nginx.conf
 taskset -c $cpu_proxy "$nginx" -p "$work/cached" -c conf/nginx.conf
+if [ -n "$baseline" ]; then
+    taskset -c $cpu_proxy "$nginx" -p "$work/base" -c conf/nginx.conf
+    taskset -c $cpu_proxy "$nginx" -p "$work/base_cached" -c conf/nginx.conf
+fi
 
 for i in $(seq 1 50); do
     curl -sf http://127.0.0.1:$mock_port/__mock/health >/dev/null 2>&1 && break
@@ -165,6 +194,26 @@ cookie=$(python3 "$top/bench/login.py" --print-cookie \
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" \
        http://127.0.0.1:$oneid_port/bench/page)
 [ "$code" = 200 ] || { echo "bench: authenticated request got $code" >&2; exit 1; }
+# the baseline shares Redis, but an older build may not read the current
+# session record: then it gets a session of its own, logged in through it
+base_cookie=$cookie
+if [ -n "$baseline" ]; then
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" \
+           http://127.0.0.1:$base_port/bench/page)
+    if [ "$code" != 200 ]; then
+        base_cookie=$(python3 "$top/bench/login.py" --print-cookie \
+                      --nginx http://127.0.0.1:$base_port)
+        [ -n "$base_cookie" ] ||
+            { echo "bench: login through the baseline failed" >&2; exit 1; }
+    fi
+    for port in $base_port $base_cached_port; do
+        code=$(curl -s -o /dev/null -w '%{http_code}' \
+               -H "Cookie: $base_cookie" http://127.0.0.1:$port/bench/page)
+        [ "$code" = 200 ] || {
+            echo "bench: authenticated request to the baseline got $code" >&2
+            exit 1; }
+    done
+fi
 
 to_ms() {    # wrk latency like 1.23ms / 850.00us / 1.02s
     awk -v v="$1" 'BEGIN {
@@ -173,10 +222,11 @@ to_ms() {    # wrk latency like 1.23ms / 850.00us / 1.02s
         else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 } }'
 }
 
-run_wrk() {    # run_wrk <port> <seconds>: "rps p50ms p99ms requests errors"
+run_wrk() {    # run_wrk <port> <seconds> [cookie]:
+               # "rps p50ms p99ms requests errors"
     local out
     out=$(taskset -c $cpu_rest wrk -t1 -c"$conns" -d"$2"s --latency \
-          -H "Cookie: $cookie" "http://127.0.0.1:$1/bench/page")
+          -H "Cookie: ${3:-$cookie}" "http://127.0.0.1:$1/bench/page")
     echo "$out" >> "$work/wrk.log"
     local rps p50 p99 reqs non2xx
     rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
@@ -191,6 +241,10 @@ echo "warming up..."
 run_wrk $plain_port 2 >/dev/null
 run_wrk $oneid_port 2 >/dev/null
 run_wrk $cached_port 2 >/dev/null
+if [ -n "$baseline" ]; then
+    run_wrk $base_port 2 "$base_cookie" >/dev/null
+    run_wrk $base_cached_port 2 "$base_cookie" >/dev/null
+fi
 
 rss_before=$(rss_kb "$(worker_pid oneid)")
 plain_rss=$(rss_kb "$(worker_pid plain)")
@@ -198,6 +252,7 @@ plain_rss=$(rss_kb "$(worker_pid plain)")
 # the machine's speed drifts between rounds: ratios are taken per round
 # (A, B and C run back to back) and their median is reported
 declare -a a_rps b_rps c_rps a_p50 b_p50 c_p50 a_p99 b_p99 c_p99 b_ratio c_ratio
+declare -a d_rps e_rps d_p50 e_p50 d_p99 e_p99 d_ratio e_ratio bd_ratio ce_ratio
 b_reqs=0
 b_errors=0
 calls_before=$(getex_calls)
@@ -218,6 +273,25 @@ for r in $(seq 1 "$rounds"); do
     c_ratio+=("$(awk -v a="${a_rps[-1]}" -v b="$rps" 'BEGIN {print b / a}')")
     printf "round %d: plain %s, oneid %s (%.2f), oneid+cache %s (%.2f) req/s\n" \
         "$r" "${a_rps[-1]}" "${b_rps[-1]}" "${b_ratio[-1]}" "$rps" "${c_ratio[-1]}"
+    [ -n "$baseline" ] || continue
+    # the baseline's GETEX calls are kept out of the per-request count,
+    # as the cached runs' are
+    calls_mid=$(getex_calls)
+    read -r rps p50 p99 _ errs <<< "$(run_wrk $base_port "$dur" "$base_cookie")"
+    d_rps+=("$rps"); d_p50+=("$p50"); d_p99+=("$p99")
+    base_errors=$((${base_errors:-0} + errs))
+    read -r rps p50 p99 _ errs <<< \
+        "$(run_wrk $base_cached_port "$dur" "$base_cookie")"
+    e_rps+=("$rps"); e_p50+=("$p50"); e_p99+=("$p99")
+    base_errors=$((base_errors + errs))
+    calls_before=$((calls_before + $(getex_calls) - calls_mid))
+    d_ratio+=("$(awk -v a="${a_rps[-1]}" -v b="${d_rps[-1]}" 'BEGIN {print b / a}')")
+    e_ratio+=("$(awk -v a="${a_rps[-1]}" -v b="$rps" 'BEGIN {print b / a}')")
+    bd_ratio+=("$(awk -v d="${d_rps[-1]}" -v b="${b_rps[-1]}" 'BEGIN {print b / d}')")
+    ce_ratio+=("$(awk -v e="$rps" -v c="${c_rps[-1]}" 'BEGIN {print c / e}')")
+    printf "round %d: baseline oneid %s (%.2f), oneid+cache %s (%.2f) req/s;" \
+        "$r" "${d_rps[-1]}" "${d_ratio[-1]}" "$rps" "${e_ratio[-1]}"
+    printf " new/baseline %.3f, %.3f\n" "${bd_ratio[-1]}" "${ce_ratio[-1]}"
 done
 
 calls_after=$(getex_calls)
@@ -247,6 +321,22 @@ printf "| %-28s | %10.0f | %8.2f | %8.2f | %8.2f |\n" "oneid on (Redis per reque
     "$B" "$B50" "$B99" "$(median "${b_ratio[@]}")"
 printf "| %-28s | %10.0f | %8.2f | %8.2f | %8.2f |\n" "oneid on + session cache" \
     "$C" "$C50" "$C99" "$(median "${c_ratio[@]}")"
+if [ -n "$baseline" ]; then
+    printf "| %-28s | %10.0f | %8.2f | %8.2f | %8.2f |\n" "oneid on (baseline)" \
+        "$(median "${d_rps[@]}")" "$(median "${d_p50[@]}")" \
+        "$(median "${d_p99[@]}")" "$(median "${d_ratio[@]}")"
+    printf "| %-28s | %10.0f | %8.2f | %8.2f | %8.2f |\n" \
+        "oneid on + cache (baseline)" "$(median "${e_rps[@]}")" \
+        "$(median "${e_p50[@]}")" "$(median "${e_p99[@]}")" \
+        "$(median "${e_ratio[@]}")"
+    echo
+    echo "baseline: $baseline (${base_errors:-0} non-2xx;" \
+         "$([ "$base_cookie" = "$cookie" ] && echo same ||
+            echo its own) session)"
+    printf "req/s new / baseline (median of per-round ratios): oneid %.3f," \
+        "$(median "${bd_ratio[@]}")"
+    printf " oneid+cache %.3f\n" "$(median "${ce_ratio[@]}")"
+fi
 echo
 awk -v c=$((calls_after - calls_before)) -v n="$b_reqs" -v e="$b_errors" \
     -v a99="$A99" -v b99="$B99" 'BEGIN {
