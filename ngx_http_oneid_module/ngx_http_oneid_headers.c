@@ -355,7 +355,7 @@ ngx_http_oneid_push_header(ngx_http_request_t *r, ngx_http_oneid_field_t *f,
     }
 
     if (ngx_http_oneid_add_header_in(r, &f->header,
-                                     f->lowcase_header.data, &v)
+                                     f->lowcase_header.data, f->hash, &v)
         == NULL)
     {
         return NGX_ERROR;

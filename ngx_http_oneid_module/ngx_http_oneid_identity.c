@@ -17,7 +17,7 @@
 
 
 #define ngx_http_oneid_field(var, hdr, lowcase, key)                          \
-    { ngx_string(var), ngx_string(hdr), ngx_string(lowcase), key }
+    { ngx_string(var), ngx_string(hdr), ngx_string(lowcase), key, 0 }
 
 ngx_http_oneid_field_t  ngx_http_oneid_fields[] = {
     ngx_http_oneid_field("oneid_pin", "X-OneID-Pin", "x-oneid-pin", "pin"),

@@ -35,6 +35,8 @@ typedef struct {
     ngx_str_t                     lowcase_header;
     /* the key in OneID's answer; NULL: found in "legal_info" instead */
     const char                   *json_key;
+    /* of lowcase_header, set at configuration: pushed on every request */
+    ngx_uint_t                    hash;
 } ngx_http_oneid_field_t;
 
 

@@ -276,7 +276,7 @@ ngx_http_oneid_idp_call(ngx_http_request_t *r, ngx_http_oneid_loc_conf_t *olcf,
 #endif
 
     h = ngx_http_oneid_add_header_in(sr, &ngx_http_oneid_content_type,
-                                     (u_char *) "content-type",
+                                     (u_char *) "content-type", 0,
                                      &ngx_http_oneid_form_type);
     if (h == NULL) {
         return NGX_ERROR;
@@ -285,7 +285,7 @@ ngx_http_oneid_idp_call(ngx_http_request_t *r, ngx_http_oneid_loc_conf_t *olcf,
     sr->headers_in.content_type = h;
 
     if (ngx_http_oneid_add_header_in(sr, &ngx_http_oneid_accept,
-                                     (u_char *) "accept",
+                                     (u_char *) "accept", 0,
                                      &ngx_http_oneid_json_type)
         == NULL)
     {

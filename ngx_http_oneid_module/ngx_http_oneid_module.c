@@ -267,6 +267,8 @@ ngx_http_oneid_add_variables(ngx_conf_t *cf)
 
         var->get_handler = ngx_http_oneid_variable;
         var->data = i;
+
+        f->hash = ngx_hash_key(f->lowcase_header.data, f->lowcase_header.len);
     }
 
     return NGX_OK;

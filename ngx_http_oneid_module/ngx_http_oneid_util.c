@@ -98,7 +98,7 @@ ngx_http_oneid_escape_str(ngx_pool_t *pool, ngx_str_t *src,
 
 ngx_table_elt_t *
 ngx_http_oneid_add_header_in(ngx_http_request_t *r, ngx_str_t *key,
-    u_char *lowcase_key, ngx_str_t *value)
+    u_char *lowcase_key, ngx_uint_t hash, ngx_str_t *value)
 {
     ngx_table_elt_t  *h;
 
@@ -109,7 +109,8 @@ ngx_http_oneid_add_header_in(ngx_http_request_t *r, ngx_str_t *key,
 
     h->key = *key;
     h->lowcase_key = lowcase_key;
-    h->hash = ngx_hash_key(lowcase_key, key->len);
+    /* 0: not known beforehand (nginx's proxy looks headers up by it) */
+    h->hash = hash ? hash : ngx_hash_key(lowcase_key, key->len);
     h->value = *value;
 #if (nginx_version >= 1023000)
     h->next = NULL;

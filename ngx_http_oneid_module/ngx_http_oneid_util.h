@@ -25,7 +25,7 @@ ngx_int_t ngx_http_oneid_escape_str(ngx_pool_t *pool, ngx_str_t *src,
     const uint32_t *plain, ngx_str_t *dst);
 
 ngx_table_elt_t *ngx_http_oneid_add_header_in(ngx_http_request_t *r,
-    ngx_str_t *key, u_char *lowcase_key, ngx_str_t *value);
+    ngx_str_t *key, u_char *lowcase_key, ngx_uint_t hash, ngx_str_t *value);
 ngx_table_elt_t *ngx_http_oneid_add_header_out(ngx_http_request_t *r,
     const char *key, ngx_str_t *value);
 
