@@ -7,18 +7,13 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use Test::OneID;
-use Test::OneID::Conf qw(http_config server_config);
+use Test::OneID::Conf qw(http_config server_config defaults);
 
 no_root_location();
 log_level('info');
 
 add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(http_config => http_config())
-        unless defined $block->http_config;
-    $block->set_value(config => server_config(cookie_secure => 'on'))
-        unless defined $block->config;
+    defaults(shift, config => server_config(cookie_secure => 'on'));
 });
 
 run_tests();

@@ -8,7 +8,7 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use Test::OneID;
-use Test::OneID::Conf qw(http_config server_config);
+use Test::OneID::Conf qw(http_config server_config defaults);
 
 no_root_location();
 no_shuffle();
@@ -103,12 +103,7 @@ our $LOCATIONS = <<"END";
 END
 
 add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(http_config => http_config())
-        unless defined $block->http_config;
-    $block->set_value(config => server_config(locations => $LOCATIONS))
-        unless defined $block->config;
+    defaults(shift, config => server_config(locations => $LOCATIONS));
 });
 
 run_tests();

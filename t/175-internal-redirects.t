@@ -7,7 +7,7 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use Test::OneID;
-use Test::OneID::Conf qw(http_config server_config);
+use Test::OneID::Conf qw(http_config server_config defaults);
 
 no_root_location();
 log_level('info');
@@ -62,15 +62,9 @@ our $LOCATIONS = <<"END";
 END
 
 add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(http_config => http_config())
-        unless defined $block->http_config;
-    $block->set_value(config => server_config(locations => $LOCATIONS))
-        unless defined $block->config;
-    $block->set_value(more_headers =>
-        "Cookie: oneid_session=redirectsSrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr\n")
-        unless defined $block->more_headers;
+    defaults(shift, config => server_config(locations => $LOCATIONS),
+             more_headers =>
+                 "Cookie: oneid_session=redirectsS" . ('r' x 33) . "\n");
 });
 
 run_tests();

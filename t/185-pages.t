@@ -8,7 +8,7 @@
 
 BEGIN { push @INC, 't/lib' }
 use Test::Nginx::Socket 'no_plan';
-use Test::OneID::Conf qw(http_config server_config);
+use Test::OneID::Conf qw(http_config server_config defaults);
 
 no_root_location();
 log_level('info');
@@ -18,14 +18,7 @@ our $Deployment = q{
     oneid_page_help_url     "https://help.example.uz/oneid/?a=1&b=2";
 };
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(http_config => http_config())
-        unless defined $block->http_config;
-    $block->set_value(config => server_config())
-        unless defined $block->config;
-});
+add_block_preprocessor(sub { defaults(shift) });
 
 run_tests();
 

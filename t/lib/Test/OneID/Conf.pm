@@ -23,7 +23,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
-our @EXPORT_OK = qw(http_config server_config server_block env);
+our @EXPORT_OK = qw(http_config server_config server_block env defaults);
 
 sub env {
     my ($name, $default) = @_;
@@ -97,6 +97,22 @@ sub server_block {
     my ($port, %opt) = @_;
     return "server {\n    listen 127.0.0.1:$port;\n    server_name localhost;\n"
         . server_config(%opt) . "}\n";
+}
+
+# For block-format files: the sections a block leaves out come from here,
+# the suite's http_config and server_config unless given:
+#
+#   add_block_preprocessor(sub {
+#       defaults(shift, config => server_config(...), more_headers => "...");
+#   });
+sub defaults {
+    my ($block, %value) = @_;
+    $value{http_config} //= http_config();
+    $value{config} //= server_config();
+    for my $section (sort keys %value) {
+        $block->set_value($section => $value{$section})
+            unless defined $block->$section;
+    }
 }
 
 1;
