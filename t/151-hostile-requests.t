@@ -18,7 +18,6 @@
 
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
-use Test::OneID;
 use Test::OneID::Conf qw(http_config);
 
 no_root_location();
