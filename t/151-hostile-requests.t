@@ -18,7 +18,7 @@
 
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
-use Test::OneID::Conf qw(http_config);
+use Test::OneID::Conf qw(http_config defaults);
 
 no_root_location();
 log_level('info');
@@ -62,12 +62,7 @@ our $SPOOF_ECHO = '\A(?!(?i:.*spoof))(?!(?i:.*\nx[-_]oneid[-_:]))'
     . join('', map { quotemeta($_) . "\\n$other" } @KEEP)
     . '\n\z';
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value(http_config => http_config())
-        unless defined $block->http_config;
-});
+add_block_preprocessor(sub { defaults(shift) });
 
 run_tests();
 
