@@ -244,26 +244,10 @@ for my $case (grep { $_->[0] !~ /^(4\d\d|0\.9)$/ } @corpus) {
 # ---------------------------------------------------------------------------
 # 2. spoofed identity headers
 
-my @SPOOF = qw(
-    X-OneID-Pin X-ONEID-PIN x-oneid-pin X-Oneid-Pin x-OnEiD-pIn X_OneID_Pin
-    x_oneid_pin X-OneID_Pin X_OneID-Pin X_ONEID_USER_ID X-OneID-User-Id
-    X-OneID-Full-Name X-OneID-First-Name X-OneID-Sur-Name X-OneID-Mid-Name
-    X-OneID-User-Type X-OneID-Auth-Method X-OneID-Legal-Tin X-OneID-Legal-Name
-    X-OneID x-oneid X_ONEID X-OneID- X-OneID_ X-OneID-Anything X-OneID-Pin
-    X-OneID-Pin
-);
-
-# 60 header lines (more than one part of nginx's header list), the first
-# 3 KB long (headers move to a large buffer), spoofs among kept headers
-my @KEEP;
-my @LINES = ('X-Keep-Big: ' . ('k' x 3000));
-for my $i (0 .. $#SPOOF) {
-    push @LINES, "$SPOOF[$i]: spoof-$i";
-    push @KEEP, "X-Keep-$i: kept-$i";
-    push @LINES, $KEEP[-1];
-}
-push @LINES, 'X-OneID-Pin:spoof-nospace', 'X-OneID-Pin:', 'X-OneID-Full-Name:   spoof-ws   ',
-    'X-OneID-Pin: 31505900000011 spoof-duplicate-of-a-real-pin';
+# every spelling of an identity header among headers that must pass
+my ($spoof_lines, $spoof_keep) = Test::OneID::spoofed_headers();
+my @LINES = @$spoof_lines;
+my @KEEP = @$spoof_keep;
 
 my $IDENTITY_NAME = qr/\Ax[-_]oneid(?:[-_]|\z)/i;
 

@@ -18,32 +18,19 @@
 
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
+use Test::OneID;
 use Test::OneID::Conf qw(http_config defaults);
 
 no_root_location();
 log_level('info');
 
-our @SPOOF = qw(
-    X-OneID-Pin X-ONEID-PIN x-oneid-pin X-Oneid-Pin x-OnEiD-pIn X_OneID_Pin
-    x_oneid_pin X-OneID_Pin X_OneID-Pin X_ONEID_USER_ID X-OneID-User-Id
-    X-OneID-Full-Name X-OneID-First-Name X-OneID-Sur-Name X-OneID-Mid-Name
-    X-OneID-User-Type X-OneID-Auth-Method X-OneID-Legal-Tin X-OneID-Legal-Name
-    X-OneID x-oneid X_ONEID X-OneID- X-OneID_ X-OneID-Anything X-OneID-Pin
-    X-OneID-Pin
-);
-
-# 60 header lines (more than one part of nginx's header list), the first
-# 3 KB long (headers move to a large buffer), spoofs among kept headers
-our @KEEP;
-our @LINES = ('X-Keep-Big: ' . ('k' x 3000));
-for my $i (0 .. $#SPOOF) {
-    push @LINES, "$SPOOF[$i]: spoof-$i";
-    push @KEEP, "X-Keep-$i: kept-$i";
-    push @LINES, $KEEP[-1];
+# every spelling of an identity header among headers that must pass
+our (@LINES, @KEEP);
+{
+    my ($lines, $keep) = Test::OneID::spoofed_headers();
+    @LINES = @$lines;
+    @KEEP = @$keep;
 }
-push @LINES, 'X-OneID-Pin:spoof-nospace', 'X-OneID-Pin:',
-    'X-OneID-Full-Name:   spoof-ws   ',
-    'X-OneID-Pin: 31505900000011 spoof-duplicate-of-a-real-pin';
 
 sub spoof_request {
     my ($target) = @_;

@@ -404,6 +404,37 @@ sub header_values {
 }
 
 # ---------------------------------------------------------------------------
+# Spoofed identity headers, every spelling, among headers that must pass:
+#
+#   my ($lines, $keep) = Test::OneID::spoofed_headers();
+#
+# 60 header lines (more than one part of nginx's header list), the first
+# 3 KB long (headers move to a large buffer); @$keep are the X-Keep-<n>
+# lines that must reach the backend, once each, in order.
+
+sub spoofed_headers {
+    my @spoof = qw(
+        X-OneID-Pin X-ONEID-PIN x-oneid-pin X-Oneid-Pin x-OnEiD-pIn X_OneID_Pin
+        x_oneid_pin X-OneID_Pin X_OneID-Pin X_ONEID_USER_ID X-OneID-User-Id
+        X-OneID-Full-Name X-OneID-First-Name X-OneID-Sur-Name
+        X-OneID-Mid-Name X-OneID-User-Type X-OneID-Auth-Method
+        X-OneID-Legal-Tin X-OneID-Legal-Name X-OneID x-oneid X_ONEID
+        X-OneID- X-OneID_ X-OneID-Anything X-OneID-Pin X-OneID-Pin
+    );
+    my (@keep, @lines);
+    @lines = ('X-Keep-Big: ' . ('k' x 3000));
+    for my $i (0 .. $#spoof) {
+        push @lines, "$spoof[$i]: spoof-$i";
+        push @keep, "X-Keep-$i: kept-$i";
+        push @lines, $keep[-1];
+    }
+    push @lines, 'X-OneID-Pin:spoof-nospace', 'X-OneID-Pin:',
+        'X-OneID-Full-Name:   spoof-ws   ',
+        'X-OneID-Pin: 31505900000011 spoof-duplicate-of-a-real-pin';
+    return (\@lines, \@keep);
+}
+
+# ---------------------------------------------------------------------------
 # Mock OneID server
 
 sub mock_url {
