@@ -22,18 +22,37 @@ ngx_http_oneid_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_oneid_loc_conf_t *olcf = conf;
 
-    u_char           *p, *last;
-    ssize_t           n;
-    ngx_str_t        *value, name;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
+    ngx_str_t  *value;
 
     if (olcf->client_secret.data != NULL) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
-    name = value[1];
+
+    return ngx_http_oneid_read_secret(cf, &value[1], "client secret", 0,
+                                      &olcf->client_secret);
+}
+
+
+/*
+ * A secret kept in a file of its own (a client secret, the server key),
+ * read at configuration time by the master, without the trailing newline
+ * editors add.  A private one (the server key, new, so no installation
+ * relies on more) is refused when other users may read it.
+ */
+
+char *
+ngx_http_oneid_read_secret(ngx_conf_t *cf, ngx_str_t *file_name,
+    const char *what, ngx_uint_t private, ngx_str_t *secret)
+{
+    u_char           *p, *last;
+    ssize_t           n;
+    ngx_str_t         name;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    name = *file_name;
 
     if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -55,8 +74,16 @@ ngx_http_oneid_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         || ngx_file_size(&fi) > 4096)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "client secret file \"%V\" is unreadable "
-                           "or larger than 4096 bytes", &name);
+                           "%s file \"%V\" is unreadable "
+                           "or larger than 4096 bytes", what, &name);
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    if (private && (ngx_file_access(&fi) & (S_IROTH|S_IWOTH))) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s file \"%V\" is readable or writable by "
+                           "any user: chmod o-rwx it", what, &name);
         ngx_close_file(file.fd);
         return NGX_CONF_ERROR;
     }
@@ -75,7 +102,7 @@ ngx_http_oneid_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    /* editors add a trailing newline; the secret itself has no spaces */
+    /* editors add a trailing newline; secrets have no spaces */
 
     last = p + n;
 
@@ -87,12 +114,12 @@ ngx_http_oneid_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (last == p) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "client secret file \"%V\" is empty", &name);
+                           "%s file \"%V\" is empty", what, &name);
         return NGX_CONF_ERROR;
     }
 
-    olcf->client_secret.data = p;
-    olcf->client_secret.len = last - p;
+    secret->data = p;
+    secret->len = last - p;
 
     return NGX_CONF_OK;
 }

@@ -15,6 +15,8 @@
 
 char *ngx_http_oneid_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_oneid_read_secret(ngx_conf_t *cf, ngx_str_t *file_name,
+    const char *what, ngx_uint_t private, ngx_str_t *secret);
 
 /* ngx_conf_post_handler_pt */
 char *ngx_http_oneid_check_url(ngx_conf_t *cf, void *post, void *data);

@@ -2,8 +2,8 @@
 /*
  * Copyright (C) The ngx_http_oneid_module authors
  *
- * Random session ids and login states, and the hashes that keep them
- * out of Redis.
+ * Random session ids and login states, the hashes that keep them out of
+ * Redis, and the keyed primitives under the server key (HKDF, HMAC).
  */
 
 
@@ -14,6 +14,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/err.h>
+#include <openssl/kdf.h>
+#include <openssl/core_names.h>
 
 #include "ngx_http_oneid_module.h"
 #include "ngx_http_oneid_crypto.h"
@@ -51,6 +53,13 @@ ngx_http_oneid_random_token(ngx_http_request_t *r, ngx_str_t *out)
     ngx_explicit_memzero(buf, NGX_HTTP_ONEID_TOKEN_BYTES);
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oneid_random_bytes(u_char *buf, size_t n)
+{
+    return RAND_bytes(buf, (int) n) == 1 ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -111,6 +120,75 @@ ngx_http_oneid_sha256_hex(u_char *dst, u_char *data, size_t len)
     }
 
     if (EVP_Digest(data, len, md, &mdlen, sha256, NULL) != 1
+        || mdlen * 2 != NGX_HTTP_ONEID_SHA256_HEX_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(dst, md, mdlen);
+
+    return NGX_OK;
+}
+
+
+/*
+ * HKDF-SHA256 (RFC 5869): a key of NGX_HTTP_ONEID_KEY_BYTES for one
+ * purpose, named by info, from the input key material ikm.
+ */
+
+ngx_int_t
+ngx_http_oneid_hkdf(u_char *out, u_char *ikm, size_t ikm_len,
+    const char *info)
+{
+    int            ok;
+    EVP_KDF       *kdf;
+    OSSL_PARAM     params[5], *p;
+    EVP_KDF_CTX   *kctx;
+    static char    salt[] = "ngx_http_oneid_module";
+
+    kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    if (kdf == NULL) {
+        return NGX_ERROR;
+    }
+
+    kctx = EVP_KDF_CTX_new(kdf);
+    EVP_KDF_free(kdf);
+
+    if (kctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = params;
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+                                            (char *) "SHA256", 0);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, ikm,
+                                             ikm_len);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt,
+                                             sizeof(salt) - 1);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+                                             (char *) info, ngx_strlen(info));
+    *p = OSSL_PARAM_construct_end();
+
+    ok = EVP_KDF_derive(kctx, out, NGX_HTTP_ONEID_KEY_BYTES, params);
+
+    EVP_KDF_CTX_free(kctx);
+
+    return ok == 1 ? NGX_OK : NGX_ERROR;
+}
+
+
+/* HMAC-SHA256 of data under a key of NGX_HTTP_ONEID_KEY_BYTES, in hex */
+
+ngx_int_t
+ngx_http_oneid_hmac_hex(u_char *dst, u_char *key, u_char *data, size_t len)
+{
+    u_char  md[EVP_MAX_MD_SIZE];
+    size_t  mdlen;
+
+    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key,
+                  NGX_HTTP_ONEID_KEY_BYTES, data, len, md, sizeof(md),
+                  &mdlen)
+        == NULL
         || mdlen * 2 != NGX_HTTP_ONEID_SHA256_HEX_LEN)
     {
         return NGX_ERROR;

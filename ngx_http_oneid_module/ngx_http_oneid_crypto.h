@@ -14,8 +14,13 @@
 
 
 ngx_int_t ngx_http_oneid_random_token(ngx_http_request_t *r, ngx_str_t *out);
+ngx_int_t ngx_http_oneid_random_bytes(u_char *buf, size_t n);
 ngx_int_t ngx_http_oneid_is_token(ngx_str_t *s);
 ngx_int_t ngx_http_oneid_sha256_hex(u_char *dst, u_char *data, size_t len);
+ngx_int_t ngx_http_oneid_hkdf(u_char *out, u_char *ikm, size_t ikm_len,
+    const char *info);
+ngx_int_t ngx_http_oneid_hmac_hex(u_char *dst, u_char *key, u_char *data,
+    size_t len);
 void ngx_http_oneid_crypto_cleanup(void);
 
 

@@ -187,6 +187,17 @@ ngx_http_oneid_redis_wait(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
         argc++;
     }
 
+    return ngx_http_oneid_redis_wait_argv(r, ctx, next, argc, argv);
+}
+
+
+/* any command, e.g. an EVAL; the reply in ctx->wait.result for next */
+
+ngx_int_t
+ngx_http_oneid_redis_wait_argv(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next, ngx_uint_t argc,
+    ngx_str_t *argv)
+{
     ctx->next = next;
 
     if (ngx_http_oneid_wait_redis(&ctx->wait, argc, argv) != NGX_AGAIN) {
@@ -356,6 +367,15 @@ ngx_http_oneid_session_usable(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    ctx->session.ended = ngx_http_oneid_session_ended(&ctx->wait.result.value);
+
+    if (ctx->session.ended) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: the session was ended elsewhere (%V)",
+                      &ctx->wait.result.value);
+        return NGX_DECLINED;
+    }
+
     if (ngx_http_oneid_session_decode(&ctx->wait.result.value,
                                       &ctx->session.identity)
         != NGX_OK)
@@ -465,8 +485,22 @@ ngx_http_oneid_forget(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
 void
 ngx_http_oneid_revoke_cached(ngx_http_oneid_ctx_t *ctx, ngx_str_t *key)
 {
+    ngx_str_t  hash;
+
+    hash.data = ngx_http_oneid_key_hash(key);
+    hash.len = NGX_HTTP_ONEID_SHA256_HEX_LEN;
+
+    ngx_http_oneid_revoke_hash(ctx, &hash);
+}
+
+
+/* the same, by the session's hash */
+
+void
+ngx_http_oneid_revoke_hash(ngx_http_oneid_ctx_t *ctx, ngx_str_t *hash)
+{
     if (ctx->cache != NULL) {
-        ngx_http_oneid_cache_revoke(ctx->cache, ngx_http_oneid_key_hash(key),
+        ngx_http_oneid_cache_revoke(ctx->cache, hash->data,
                                     ngx_http_oneid_redis_timeout(ctx->redis));
     }
 }

@@ -41,6 +41,8 @@ typedef struct {
     /* its Redis key, once built */
     ngx_str_t                     key;
     ngx_http_oneid_identity_t     identity;
+    /* ended elsewhere: NGX_HTTP_ONEID_ENDED_* (ngx_http_oneid_session.h) */
+    ngx_uint_t                    ended;
     /* the cookie was read: an internal redirect hides it afterwards */
     unsigned                      have_cookie:1;
     unsigned                      old_cookie:1;
@@ -55,6 +57,9 @@ typedef struct {
     ngx_str_t                     binding;
     ngx_str_t                     return_uri;
     ngx_str_t                     access_token;
+    /* "<hash> <OneID token>" lines: sessions a limit or a revoke ended */
+    ngx_str_t                     ended;
+    ngx_uint_t                    ended_count;
 } ngx_http_oneid_ctx_login_t;
 
 
@@ -74,7 +79,15 @@ struct ngx_http_oneid_ctx_s {
     /* a subrequest: what all subrequests know of the session */
     ngx_http_oneid_shared_t      *shared;
 
+    /* OneID calls made by one flow, whether one failed, what follows */
+    ngx_uint_t                    idp_calls;
+    ngx_uint_t                    idp_ended;
+    ngx_http_oneid_step_pt        then;
+
     unsigned                      authenticated:1;
+    unsigned                      idp_failed:1;
+    /* the request body is on its way (oneid_admin) */
+    unsigned                      reading_body:1;
 };
 
 
@@ -87,6 +100,9 @@ ngx_int_t ngx_http_oneid_redis_wait(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next,
     const char *command, const char *kind, ngx_str_t *id, ngx_str_t *value,
     time_t ttl);
+ngx_int_t ngx_http_oneid_redis_wait_argv(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next, ngx_uint_t argc,
+    ngx_str_t *argv);
 ngx_int_t ngx_http_oneid_idp_wait(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next,
     const char *grant, const char *param, ngx_str_t *value);
@@ -106,6 +122,7 @@ ngx_int_t ngx_http_oneid_lifetime_over(ngx_http_request_t *r,
 void ngx_http_oneid_forget(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
     ngx_uint_t session);
 void ngx_http_oneid_revoke_cached(ngx_http_oneid_ctx_t *ctx, ngx_str_t *key);
+void ngx_http_oneid_revoke_hash(ngx_http_oneid_ctx_t *ctx, ngx_str_t *hash);
 
 /* ngx_http_oneid_login.c */
 ngx_int_t ngx_http_oneid_login(ngx_http_request_t *r,
@@ -115,6 +132,12 @@ ngx_int_t ngx_http_oneid_callback(ngx_http_request_t *r,
 
 /* ngx_http_oneid_logout.c */
 ngx_int_t ngx_http_oneid_logout(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+ngx_int_t ngx_http_oneid_end_idp_sessions(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+
+/* ngx_http_oneid_admin.c */
+ngx_int_t ngx_http_oneid_admin(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 
 

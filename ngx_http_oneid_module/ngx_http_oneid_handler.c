@@ -28,6 +28,7 @@
 #include "ngx_http_oneid_cookie.h"
 #include "ngx_http_oneid_headers.h"
 #include "ngx_http_oneid_page.h"
+#include "ngx_http_oneid_session.h"
 
 
 static ngx_int_t ngx_http_oneid_dispatch(ngx_http_request_t *r,
@@ -37,6 +38,8 @@ static ngx_int_t ngx_http_oneid_relocated(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oneid_protect(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_protect_loaded(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_ended_elsewhere(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 
 
@@ -53,7 +56,7 @@ ngx_http_oneid_access_handler(ngx_http_request_t *r)
         /* the subrequest left "sending to client" there */
         r->connection->log->action = NULL;
 
-        if (ctx->wait.waiting) {
+        if (ctx->wait.waiting || ctx->reading_body) {
             /* woken by something else than our operation */
             return NGX_AGAIN;
         }
@@ -91,7 +94,11 @@ ngx_http_oneid_dispatch(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         return ngx_http_oneid_callback(r, ctx);
 
     case NGX_HTTP_ONEID_ROLE_LOGOUT:
+    case NGX_HTTP_ONEID_ROLE_LOGOUT_ALL:
         return ngx_http_oneid_logout(r, ctx);
+
+    case NGX_HTTP_ONEID_ROLE_ADMIN:
+        return ngx_http_oneid_admin(r, ctx);
 
     default:
         return ngx_http_oneid_protect(r, ctx);
@@ -208,6 +215,11 @@ ngx_http_oneid_protect_loaded(ngx_http_request_t *r,
     }
 
     if (ngx_http_oneid_session_usable(r, ctx) != NGX_OK) {
+
+        if (ctx->session.ended) {
+            return ngx_http_oneid_ended_elsewhere(r, ctx);
+        }
+
         return ngx_http_oneid_login(r, ctx);
     }
 
@@ -230,4 +242,42 @@ ngx_http_oneid_protect_loaded(ngx_http_request_t *r,
     ctx->authenticated = 1;
 
     return NGX_OK;
+}
+
+
+/*
+ * The session was ended by a newer login, "log out everywhere" or an
+ * administrator: say so once, rather than sending to OneID without a
+ * word.  A page drops the cookie, so that its link signs in again; a
+ * script's request keeps it, so that the page the user sees next still
+ * tells why.
+ */
+
+static ngx_int_t
+ngx_http_oneid_ended_elsewhere(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_http_oneid_page_e  page;
+
+    switch (ctx->session.ended) {
+
+    case NGX_HTTP_ONEID_ENDED_EVICTED:
+        page = NGX_HTTP_ONEID_PAGE_SESSION_EVICTED;
+        break;
+
+    case NGX_HTTP_ONEID_ENDED_EVERYWHERE:
+        page = NGX_HTTP_ONEID_PAGE_SESSION_ENDED_EVERYWHERE;
+        break;
+
+    default:
+        page = NGX_HTTP_ONEID_PAGE_SESSION_REVOKED;
+    }
+
+    if (!ngx_http_oneid_wants_json(r)
+        && ngx_http_oneid_expire_session_cookie(r, ctx->conf) != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    return ngx_http_oneid_send_page(r, page);
 }

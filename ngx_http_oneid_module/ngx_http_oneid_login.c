@@ -6,7 +6,10 @@
  * the oneid_callback location that finishes it.
  *
  *   start:    SET state -> 302 to OneID
- *   callback: GETDEL state -> token -> identify -> SET session
+ *   callback: GETDEL state -> token -> identify -> EVAL: session, its
+ *             token and its entry in the user's index (ending the
+ *             oldest sessions over oneid_session_max_per_user)
+ *             -> one_log_out for each session so ended
  *             -> 302 back to the page first asked for
  */
 
@@ -22,6 +25,7 @@
 #include "ngx_http_oneid_cookie.h"
 #include "ngx_http_oneid_crypto.h"
 #include "ngx_http_oneid_headers.h"
+#include "ngx_http_oneid_index.h"
 #include "ngx_http_oneid_page.h"
 #include "ngx_http_oneid_session.h"
 
@@ -40,7 +44,7 @@ static ngx_int_t ngx_http_oneid_callback_identity(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_callback_saved(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
-static void ngx_http_oneid_keep_token(ngx_http_request_t *r,
+static ngx_int_t ngx_http_oneid_callback_evict(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 
 
@@ -347,9 +351,10 @@ static ngx_int_t
 ngx_http_oneid_callback_identity(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_int_t                   rc;
-    ngx_str_t                   record;
-    ngx_http_oneid_identity_t  *id;
+    ngx_int_t                    rc;
+    ngx_str_t                    record;
+    ngx_http_oneid_identity_t   *id;
+    ngx_http_oneid_index_cmd_t   cmd;
 
     ctx->next = NULL;
     id = &ctx->session.identity;
@@ -376,21 +381,24 @@ ngx_http_oneid_callback_identity(ngx_http_request_t *r,
     }
 
     if (ngx_http_oneid_random_token(r, &ctx->session.sid) != NGX_OK
-        || ngx_http_oneid_session_encode(r->pool, id, &record) != NGX_OK)
+        || ngx_http_oneid_session_encode(r->pool, id, &record) != NGX_OK
+        || ngx_http_oneid_index_login(r, ctx->conf, &ctx->session.sid,
+                                      &record, id, &cmd)
+           != NGX_OK)
     {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
 
-    return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_callback_saved,
-                                     "SET", NGX_HTTP_ONEID_SESSION,
-                                     &ctx->session.sid, &record,
-                                     ctx->conf->session_timeout);
+    return ngx_http_oneid_redis_wait_argv(r, ctx,
+                                          ngx_http_oneid_callback_saved,
+                                          cmd.argc, cmd.argv);
 }
 
 
 static ngx_int_t
 ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
+    ngx_uint_t                  live;
     ngx_http_oneid_loc_conf_t  *olcf;
     ngx_http_oneid_identity_t  *id;
 
@@ -398,12 +406,14 @@ ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     id = &ctx->session.identity;
     ctx->next = NULL;
 
-    if (ctx->wait.result.rc != NGX_OK) {
+    if (ctx->wait.result.rc != NGX_OK
+        || ngx_http_oneid_index_reply(&ctx->wait.result.value, &live,
+                                      &ctx->login.ended)
+           != NGX_OK)
+    {
         /* no cookie: a cookie pointing at nothing would only confuse */
         return ngx_http_oneid_store_failed(r, ctx, "creating a session");
     }
-
-    ngx_http_oneid_keep_token(r, ctx);
 
     if (ngx_http_oneid_set_cookie(r, olcf, &olcf->cookie_name,
                                   &ctx->session.sid, -1)
@@ -413,46 +423,60 @@ ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "oneid: user \"%V\" signed in with %V",
+                  "oneid: user \"%V\" signed in with %V (%ui sessions)",
                   &id->field[NGX_HTTP_ONEID_USER_ID],
-                  &id->field[NGX_HTTP_ONEID_AUTH_METHOD]);
+                  &id->field[NGX_HTTP_ONEID_AUTH_METHOD], live);
 
-    return ngx_http_oneid_redirect(r, &ctx->login.return_uri);
+    return ngx_http_oneid_callback_evict(r, ctx);
 }
 
 
 /*
- * The OneID token outlives the idle timeout of its session, for as long
- * as the session could have lived, so that a sign-out after an idle
- * expiry still ends the OneID session.
+ * The sessions the login ended by oneid_session_max_per_user: gone from
+ * this node's cache now (the others hear it on the revoked channel), and
+ * their OneID sessions ended too, one after the other, so that the
+ * computer left behind cannot sign straight back in.
  */
 
-static void
-ngx_http_oneid_keep_token(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+static ngx_int_t
+ngx_http_oneid_callback_evict(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
 {
-    u_char     *p;
-    ngx_str_t   argv[5], err;
+    u_char     *sp;
+    ngx_str_t   line, key, *token;
 
-    if (ctx->session.identity.access_token.len == 0
-        || ngx_http_oneid_session_key(r->pool, ctx->redis,
-                                      NGX_HTTP_ONEID_TOKEN, &ctx->session.sid,
-                                      &argv[1])
-           != NGX_OK)
+    ctx->next = NULL;
+    token = &ctx->login.access_token;
+
+    while (ngx_http_oneid_index_next_line(&ctx->login.ended, &line)
+           == NGX_OK)
     {
-        return;
+        sp = ngx_strlchr(line.data, line.data + line.len, ' ');
+
+        if (sp == NULL || sp - line.data != NGX_HTTP_ONEID_SHA256_HEX_LEN) {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "oneid: user \"%V\" has more than %ui sessions, "
+                      "the oldest one was ended",
+                      &ctx->session.identity.field[NGX_HTTP_ONEID_USER_ID],
+                      ctx->conf->max_per_user);
+
+        key.data = line.data;
+        key.len = NGX_HTTP_ONEID_SHA256_HEX_LEN;
+        ngx_http_oneid_revoke_hash(ctx, &key);
+
+        token->data = sp + 1;
+        token->len = line.data + line.len - token->data;
+
+        if (token->len) {
+            return ngx_http_oneid_idp_wait(r, ctx,
+                                           ngx_http_oneid_callback_evict,
+                                           "one_log_out", "access_token",
+                                           token);
+        }
     }
 
-    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-    if (p == NULL) {
-        return;
-    }
-
-    ngx_str_set(&argv[0], "SET");
-    argv[2] = ctx->session.identity.access_token;
-    ngx_str_set(&argv[3], "EX");
-    argv[4].data = p;
-    argv[4].len = ngx_sprintf(p, "%T", ctx->conf->session_lifetime) - p;
-
-    (void) ngx_http_oneid_redis_command(ctx->redis, NULL, NULL, 5, argv,
-                                        &err);
+    return ngx_http_oneid_redirect(r, &ctx->login.return_uri);
 }

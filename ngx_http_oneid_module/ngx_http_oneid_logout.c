@@ -6,6 +6,11 @@
  *
  *   GETDEL session -> one_log_out with its token -> 302
  *   (no session left: GETDEL the token kept for it -> one_log_out)
+ *
+ * and "oneid_logout all", every session of the user, on every computer:
+ *
+ *   GET session -> EVAL: end the sessions in the user's index
+ *   -> one_log_out with each OneID token kept -> 302
  */
 
 
@@ -17,6 +22,7 @@
 #include "ngx_http_oneid_ctx.h"
 #include "ngx_http_oneid_cookie.h"
 #include "ngx_http_oneid_headers.h"
+#include "ngx_http_oneid_index.h"
 #include "ngx_http_oneid_page.h"
 #include "ngx_http_oneid_session.h"
 
@@ -27,6 +33,16 @@ static ngx_int_t ngx_http_oneid_logout_token(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_logout_done(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_logout_all_read(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_logout_all_ended(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_logout_all_done(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+
+
+/* OneID sessions ended by one "log out everywhere", at most */
+#define NGX_HTTP_ONEID_LOGOUT_ALL_MAX  16
 
 
 /*
@@ -65,6 +81,14 @@ ngx_http_oneid_logout(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         }
 
         return ngx_http_oneid_redirect(r, &ctx->conf->logout_redirect);
+    }
+
+    if (ctx->conf->role == NGX_HTTP_ONEID_ROLE_LOGOUT_ALL) {
+        /* ended only with the others: if that fails, it is kept */
+        return ngx_http_oneid_redis_wait(r, ctx,
+                                         ngx_http_oneid_logout_all_read,
+                                         "GET", NGX_HTTP_ONEID_SESSION,
+                                         &ctx->session.sid, NULL, 0);
     }
 
     return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_logout_removed,
@@ -114,6 +138,8 @@ ngx_http_oneid_logout_removed(ngx_http_request_t *r,
                       &ss->identity.field[NGX_HTTP_ONEID_USER_ID]);
 
         ngx_http_oneid_forget(r, ctx, 0);
+        ngx_http_oneid_index_remove(r, &ss->identity.field[NGX_HTTP_ONEID_PIN],
+                                    &ss->sid);
 
         return ngx_http_oneid_idp_wait(r, ctx, ngx_http_oneid_logout_done,
                                        "one_log_out", "access_token",
@@ -171,6 +197,162 @@ ngx_http_oneid_logout_done(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "oneid: OneID one_log_out failed (status %ui); the "
                       "local session was ended anyway", res->status);
+        return ngx_http_oneid_send_page(r,
+                                        NGX_HTTP_ONEID_PAGE_LOGOUT_PARTIAL);
+    }
+
+    return ngx_http_oneid_redirect(r, &ctx->conf->logout_redirect);
+}
+
+
+/*
+ * "oneid_logout all": the session tells whose sessions to end.  Without
+ * one (expired, ended elsewhere) nobody is known: the sign-out goes on as
+ * a plain one.
+ */
+
+static ngx_int_t
+ngx_http_oneid_logout_all_read(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_http_oneid_result_t       *res;
+    ngx_http_oneid_index_cmd_t     cmd;
+    ngx_http_oneid_ctx_session_t  *ss;
+
+    res = &ctx->wait.result;
+    ss = &ctx->session;
+
+    if (res->rc == NGX_ERROR) {
+        return ngx_http_oneid_logout_removed(r, ctx);
+    }
+
+    if (res->rc != NGX_OK
+        || ngx_http_oneid_session_decode(&res->value, &ss->identity) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: \"log out everywhere\" without a live "
+                      "session, signing out here only");
+        return ngx_http_oneid_logout_removed(r, ctx);
+    }
+
+    ctx->next = NULL;
+
+    if (ngx_http_oneid_index_end_all(r, &ss->identity.field[NGX_HTTP_ONEID_PIN],
+                                     "everywhere", &ss->sid, &cmd)
+        != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    return ngx_http_oneid_redis_wait_argv(r, ctx,
+                                          ngx_http_oneid_logout_all_ended,
+                                          cmd.argc, cmd.argv);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_logout_all_ended(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_uint_t                     n;
+    ngx_http_oneid_ctx_session_t  *ss;
+
+    ctx->next = NULL;
+    ss = &ctx->session;
+
+    if (ctx->wait.result.rc != NGX_OK
+        || ngx_http_oneid_index_reply(&ctx->wait.result.value, &n,
+                                      &ctx->login.ended)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oneid: session store unavailable while ending the "
+                      "sessions of user \"%V\", they are still active: %V",
+                      &ss->identity.field[NGX_HTTP_ONEID_USER_ID],
+                      &ctx->wait.result.err);
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_LOGOUT_FAILED);
+    }
+
+    /* a session made before the index existed is not in it */
+
+    ngx_http_oneid_forget(r, ctx, 1);
+
+    if (ngx_http_oneid_expire_session_cookie(r, ctx->conf) != NGX_OK) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "oneid: user \"%V\" signed out everywhere, %ui sessions "
+                  "ended", &ss->identity.field[NGX_HTTP_ONEID_USER_ID], n);
+
+    ctx->login.ended_count = n;
+    ctx->then = ngx_http_oneid_logout_all_done;
+
+    return ngx_http_oneid_end_idp_sessions(r, ctx);
+}
+
+
+/*
+ * one_log_out with each OneID token in ctx->login.ended, one after the
+ * other, then ctx->then; ctx->idp_failed tells whether one failed
+ */
+
+ngx_int_t
+ngx_http_oneid_end_idp_sessions(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_str_t  *token;
+
+    ctx->next = NULL;
+    token = &ctx->session.identity.access_token;
+
+    if (ctx->idp_calls) {
+        if (ctx->wait.result.rc == NGX_OK
+            && ctx->wait.result.status == NGX_HTTP_OK)
+        {
+            ctx->idp_ended++;
+
+        } else {
+            ctx->idp_failed = 1;
+        }
+    }
+
+    while (ngx_http_oneid_index_next_line(&ctx->login.ended, token)
+           == NGX_OK)
+    {
+        if (token->len == 0) {
+            continue;
+        }
+
+        if (ctx->idp_calls++ == NGX_HTTP_ONEID_LOGOUT_ALL_MAX) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "oneid: more than %d OneID sessions to end, the "
+                          "others are left to expire",
+                          NGX_HTTP_ONEID_LOGOUT_ALL_MAX);
+            ctx->idp_failed = 1;
+            break;
+        }
+
+        return ngx_http_oneid_idp_wait(r, ctx,
+                                       ngx_http_oneid_end_idp_sessions,
+                                       "one_log_out", "access_token", token);
+    }
+
+    if (ctx->idp_failed) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oneid: some OneID sessions could not be ended; the "
+                      "local sessions were ended anyway");
+    }
+
+    return ctx->then(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_logout_all_done(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    if (ctx->idp_failed) {
         return ngx_http_oneid_send_page(r,
                                         NGX_HTTP_ONEID_PAGE_LOGOUT_PARTIAL);
     }

@@ -16,6 +16,7 @@
 #include "ngx_http_oneid_headers.h"
 #include "ngx_http_oneid_idp.h"
 #include "ngx_http_oneid_handler.h"
+#include "ngx_http_oneid_key.h"
 
 
 static ngx_int_t ngx_http_oneid_add_variables(ngx_conf_t *cf);
@@ -24,6 +25,7 @@ static ngx_int_t ngx_http_oneid_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oneid_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_oneid_post_read_handler(ngx_http_request_t *r);
 static void *ngx_http_oneid_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_oneid_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_oneid_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -34,6 +36,10 @@ static void ngx_http_oneid_remember_position(ngx_conf_t *cf,
 static char *ngx_http_oneid(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_oneid_role(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_oneid_logout_role(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oneid_key_file_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_oneid_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oneid_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -75,10 +81,31 @@ static ngx_command_t  ngx_http_oneid_commands[] = {
       NULL },
 
     { ngx_string("oneid_logout"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_oneid_logout_role,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oneid_admin"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_oneid_role,
       NGX_HTTP_LOC_CONF_OFFSET,
-      NGX_HTTP_ONEID_ROLE_LOGOUT,
+      NGX_HTTP_ONEID_ROLE_ADMIN,
+      NULL },
+
+    { ngx_string("oneid_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_oneid_key_file_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oneid_session_max_per_user"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, max_per_user),
       NULL },
 
     { ngx_string("oneid_redis"),
@@ -223,7 +250,7 @@ static ngx_http_module_t  ngx_http_oneid_module_ctx = {
     ngx_http_oneid_init,                   /* postconfiguration */
 
     ngx_http_oneid_create_main_conf,       /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_oneid_init_main_conf,         /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -370,9 +397,24 @@ ngx_http_oneid_create_main_conf(ngx_conf_t *cf)
      *
      *     omcf->redis = NULL;
      *     omcf->cache = NULL;
+     *     omcf->keys = NULL;
      */
 
     return omcf;
+}
+
+
+static char *
+ngx_http_oneid_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_oneid_main_conf_t *omcf = conf;
+
+    if (omcf->redis == NULL) {
+        /* the module is not used: no key to make */
+        return NGX_CONF_OK;
+    }
+
+    return ngx_http_oneid_key_init(cf, &omcf->keys);
 }
 
 
@@ -410,6 +452,7 @@ ngx_http_oneid_create_loc_conf(ngx_conf_t *cf)
     conf->session_timeout = NGX_CONF_UNSET;
     conf->session_lifetime = NGX_CONF_UNSET;
     conf->state_timeout = NGX_CONF_UNSET;
+    conf->max_per_user = NGX_CONF_UNSET_UINT;
     conf->cookie_secure = NGX_CONF_UNSET;
     conf->pass_headers = NGX_CONF_UNSET;
     conf->header_encoding = NGX_CONF_UNSET_UINT;
@@ -453,6 +496,8 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              24 * 60 * 60);
     ngx_conf_merge_sec_value(conf->state_timeout, prev->state_timeout,
                              10 * 60);
+
+    ngx_conf_merge_uint_value(conf->max_per_user, prev->max_per_user, 0);
 
     ngx_conf_merge_value(conf->cookie_secure, prev->cookie_secure, 1);
 
@@ -617,6 +662,49 @@ ngx_http_oneid_role(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_oneid_remember_position(cf, olcf);
 
     return NGX_CONF_OK;
+}
+
+
+/* oneid_logout [all]: "all" ends every session of the user */
+
+static char *
+ngx_http_oneid_logout_role(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oneid_loc_conf_t *olcf = conf;
+
+    ngx_str_t  *value;
+
+    if (olcf->role != NGX_HTTP_ONEID_ROLE_NONE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    olcf->role = NGX_HTTP_ONEID_ROLE_LOGOUT;
+
+    if (cf->args->nelts == 2) {
+        if (ngx_strcmp(value[1].data, "all") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": only \"all\" "
+                               "may follow \"oneid_logout\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        olcf->role = NGX_HTTP_ONEID_ROLE_LOGOUT_ALL;
+    }
+
+    ngx_http_oneid_remember_position(cf, olcf);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oneid_key_file_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oneid_main_conf_t *omcf = conf;
+
+    return ngx_http_oneid_key_file(cf, &omcf->keys);
 }
 
 

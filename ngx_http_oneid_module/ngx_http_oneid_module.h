@@ -24,15 +24,21 @@
 
 #define NGX_HTTP_ONEID_SHA256_HEX_LEN  64
 
+/* a key derived from the server key for one purpose (HKDF-SHA256) */
+#define NGX_HTTP_ONEID_KEY_BYTES       32
+
 #define NGX_HTTP_ONEID_ROLE_NONE       0
 #define NGX_HTTP_ONEID_ROLE_CALLBACK   1
 #define NGX_HTTP_ONEID_ROLE_LOGOUT     2
+#define NGX_HTTP_ONEID_ROLE_LOGOUT_ALL 4
+#define NGX_HTTP_ONEID_ROLE_ADMIN      5
 
 #define NGX_HTTP_ONEID_ENCODE_PERCENT  0
 #define NGX_HTTP_ONEID_ENCODE_RAW      1
 
 
 typedef struct ngx_http_oneid_cache_s      ngx_http_oneid_cache_t;
+typedef struct ngx_http_oneid_keys_s       ngx_http_oneid_keys_t;
 
 /*
  * What an asynchronous operation (a Redis command, a OneID back-channel
@@ -51,6 +57,7 @@ typedef struct {
 typedef struct {
     ngx_http_oneid_redis_t       *redis;
     ngx_http_oneid_cache_t       *cache;
+    ngx_http_oneid_keys_t        *keys;
 } ngx_http_oneid_main_conf_t;
 
 
@@ -69,6 +76,9 @@ typedef struct {
     time_t                        session_timeout;
     time_t                        session_lifetime;
     time_t                        state_timeout;
+
+    /* the sessions a user may have at once; 0: any number */
+    ngx_uint_t                    max_per_user;
 
     ngx_str_t                     cookie_name;
     ngx_str_t                     state_cookie_name;

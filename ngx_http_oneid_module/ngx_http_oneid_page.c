@@ -184,6 +184,47 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "You are signed out of this site, but signing out of OneID could "
         "not be confirmed. On a shared computer, close all browser "
         "windows or sign out at id.egov.uz." },
+      { NULL, NULL, NULL } },
+
+    /* oneid_session_max_per_user: a newer login ended this session */
+    { NGX_HTTP_UNAUTHORIZED, "session_ended_signed_in_elsewhere", 1,
+      { "Sessiya yakunlandi",
+        "Сеанс завершён",
+        "Session ended" },
+      { "Hisobingiz bilan boshqa kompyuterda tizimga kirildi, shu sababli "
+        "bu yerdagi sessiya yakunlandi. Agar bu siz bo\xe2\x80\x98lmasangiz, "
+        "qaytadan kiring va administratorga xabar bering.",
+        "С вашей учётной записью выполнен вход на другом компьютере, "
+        "поэтому сеанс здесь завершён. Если это были не вы, войдите снова "
+        "и сообщите администратору.",
+        "Your account was used to sign in on another computer, so the "
+        "session here was ended. If that was not you, sign in again and "
+        "tell your administrator." },
+      { NULL, NULL, NULL } },
+
+    /* "oneid_logout all" on another computer */
+    { NGX_HTTP_UNAUTHORIZED, "session_ended_everywhere", 0,
+      { "Sessiya yakunlandi",
+        "Сеанс завершён",
+        "Session ended" },
+      { "Siz barcha kompyuterlarda tizimdan chiqdingiz. Davom etish uchun "
+        "qaytadan kiring.",
+        "Вы вышли из системы на всех компьютерах. Чтобы продолжить, "
+        "войдите снова.",
+        "You signed out on every computer. Sign in again to continue." },
+      { NULL, NULL, NULL } },
+
+    /* oneid_admin */
+    { NGX_HTTP_UNAUTHORIZED, "session_revoked", 0,
+      { "Sessiya yakunlandi",
+        "Сеанс завершён",
+        "Session ended" },
+      { "Sessiyangiz administrator tomonidan yakunlandi. Davom etish uchun "
+        "qaytadan kiring.",
+        "Ваш сеанс завершён администратором. Чтобы продолжить, войдите "
+        "снова.",
+        "Your session was ended by an administrator. Sign in again to "
+        "continue." },
       { NULL, NULL, NULL } }
 };
 
@@ -260,9 +301,7 @@ ngx_http_oneid_send_page(ngx_http_request_t *r, ngx_http_oneid_page_e id)
 {
     ngx_int_t               rc;
     ngx_str_t               body;
-    ngx_buf_t              *b;
-    ngx_uint_t              lang;
-    ngx_chain_t             out;
+    ngx_uint_t              lang, json;
     ngx_http_oneid_page_t  *page;
 
     page = &ngx_http_oneid_pages[id];
@@ -271,38 +310,60 @@ ngx_http_oneid_send_page(ngx_http_request_t *r, ngx_http_oneid_page_e id)
         return page->status;
     }
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     lang = ngx_http_oneid_language(r);
+    json = ngx_http_oneid_wants_json(r);
 
-    if (ngx_http_oneid_wants_json(r)) {
+    if (json) {
         rc = ngx_http_oneid_json(r, page, lang, &body);
-        ngx_str_set(&r->headers_out.content_type,
-                    "application/json; charset=utf-8");
 
     } else {
         rc = ngx_http_oneid_html(r, page, lang, &body);
-        ngx_str_set(&r->headers_out.content_type, "text/html; charset=utf-8");
     }
 
-    if (rc != NGX_OK || ngx_http_oneid_no_store(r) != NGX_OK) {
+    if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    return ngx_http_oneid_send_body(r, page->status,
+                                    json ? "application/json; charset=utf-8"
+                                         : "text/html; charset=utf-8",
+                                    &body);
+}
+
+
+/*
+ * An answer made here, never stored by a cache: the request is finalized
+ * and NGX_DONE returned (or a status for nginx to answer with).
+ */
+
+ngx_int_t
+ngx_http_oneid_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, ngx_str_t *body)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK
+        || ngx_http_oneid_no_store(r) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type.len = ngx_strlen(type);
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.status = page->status;
-    r->headers_out.content_length_n = body.len;
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = body->len;
 
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->pos = body.data;
-    b->last = body.data + body.len;
+    b->pos = body->data;
+    b->last = body->data + body->len;
     b->memory = 1;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;

@@ -24,12 +24,17 @@ typedef enum {
     NGX_HTTP_ONEID_PAGE_LOGOUT_CONFIRM,
     NGX_HTTP_ONEID_PAGE_LOGOUT_FAILED,
     NGX_HTTP_ONEID_PAGE_LOGOUT_PARTIAL,
+    NGX_HTTP_ONEID_PAGE_SESSION_EVICTED,
+    NGX_HTTP_ONEID_PAGE_SESSION_ENDED_EVERYWHERE,
+    NGX_HTTP_ONEID_PAGE_SESSION_REVOKED,
     NGX_HTTP_ONEID_PAGE_LAST
 } ngx_http_oneid_page_e;
 
 
 ngx_int_t ngx_http_oneid_send_page(ngx_http_request_t *r,
     ngx_http_oneid_page_e page);
+ngx_int_t ngx_http_oneid_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, ngx_str_t *body);
 ngx_int_t ngx_http_oneid_redirect(ngx_http_request_t *r, ngx_str_t *location);
 ngx_int_t ngx_http_oneid_wants_json(ngx_http_request_t *r);
 

@@ -16,7 +16,7 @@
 #include "ngx_http_oneid_redis.h"
 
 
-#define NGX_HTTP_ONEID_REDIS_MAX_ARGS  8
+#define NGX_HTTP_ONEID_REDIS_MAX_ARGS  16
 
 
 ngx_http_oneid_redis_cmd_t *ngx_http_oneid_redis_cmd_create(

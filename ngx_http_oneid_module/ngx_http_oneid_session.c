@@ -12,6 +12,8 @@
  *        their "__Host-" names: only such a session may still be reached
  *        through a cookie of the old name (a cookie planted under that
  *        name cannot carry a session made since).
+ *        "E\n<why>" marks a session ended elsewhere (see
+ *        ngx_http_oneid_session.h).
  *        Values never contain control characters (see the OneID parser),
  *        so decoding is a split on "\n" with no copying: this is read on
  *        every authenticated request.
@@ -160,4 +162,34 @@ ngx_http_oneid_session_decode(ngx_str_t *in, ngx_http_oneid_identity_t *id)
     }
 
     return NGX_OK;
+}
+
+
+/* NGX_HTTP_ONEID_ENDED_NOT: not the marker of a session ended elsewhere */
+
+ngx_uint_t
+ngx_http_oneid_session_ended(ngx_str_t *in)
+{
+    ngx_str_t  why;
+
+    if (in->len < 2 || in->data[0] != 'E' || in->data[1] != '\n') {
+        return NGX_HTTP_ONEID_ENDED_NOT;
+    }
+
+    why.data = in->data + 2;
+    why.len = in->len - 2;
+
+    if (why.len == sizeof("evicted") - 1
+        && ngx_strncmp(why.data, "evicted", why.len) == 0)
+    {
+        return NGX_HTTP_ONEID_ENDED_EVICTED;
+    }
+
+    if (why.len == sizeof("everywhere") - 1
+        && ngx_strncmp(why.data, "everywhere", why.len) == 0)
+    {
+        return NGX_HTTP_ONEID_ENDED_EVERYWHERE;
+    }
+
+    return NGX_HTTP_ONEID_ENDED_REVOKED;
 }
