@@ -98,8 +98,8 @@ ngx_http_oneid_admin(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     }
 
     /*
-     * The access phase runs again once the body is read, as the mirror
-     * module does; until then the request must not go on.
+     * The phase runs again once the body is read, as the mirror module
+     * does; until then the request must not go on.
      */
 
     ctx->reading_body = 1;
@@ -127,7 +127,6 @@ ngx_http_oneid_admin_body(ngx_http_request_t *r)
     ctx->reading_body = 0;
     ctx->next = ngx_http_oneid_admin_request;
 
-    r->preserve_body = 1;
     r->write_event_handler = ngx_http_core_run_phases;
 
     ngx_http_core_run_phases(r);

@@ -13,6 +13,7 @@
  *                       no session -> login (ngx_http_oneid_login.c)
  *   oneid_callback:     ngx_http_oneid_login.c
  *   oneid_logout:       ngx_http_oneid_logout.c
+ *   oneid_admin:        ngx_http_oneid_admin.c, in the precontent phase
  *
  * Also here: a request an internal redirect brought to another location.
  */
@@ -72,7 +73,9 @@ ngx_http_oneid_access_handler(ngx_http_request_t *r)
         return ctx->authenticated ? NGX_OK : NGX_DECLINED;
     }
 
-    if (olcf->role == NGX_HTTP_ONEID_ROLE_NONE && olcf->enable != 1) {
+    if ((olcf->role == NGX_HTTP_ONEID_ROLE_NONE && olcf->enable != 1)
+        || olcf->role == NGX_HTTP_ONEID_ROLE_ADMIN)
+    {
         return NGX_DECLINED;
     }
 
@@ -82,6 +85,50 @@ ngx_http_oneid_access_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_oneid_dispatch(r, ctx);
+}
+
+
+/*
+ * oneid_admin answers after the access phase, so that allow, deny,
+ * auth_basic or auth_request in its location have decided first.
+ */
+
+ngx_int_t
+ngx_http_oneid_precontent_handler(ngx_http_request_t *r)
+{
+    ngx_http_oneid_ctx_t       *ctx;
+    ngx_http_oneid_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oneid_module);
+
+    if (olcf->role != NGX_HTTP_ONEID_ROLE_ADMIN) {
+        return NGX_DECLINED;
+    }
+
+    if (r != r->main) {
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    ctx = ngx_http_oneid_get_ctx(r);
+
+    if (ctx == NULL) {
+        ctx = ngx_http_oneid_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else if (ctx->wait.waiting || ctx->reading_body) {
+        return NGX_AGAIN;
+
+    } else if (ctx->next != NULL) {
+        return ctx->next(r, ctx);
+
+    } else {
+        /* an internal redirect brought the request here */
+        ngx_http_oneid_reset_ctx(ctx, olcf);
+    }
+
+    return ngx_http_oneid_admin(r, ctx);
 }
 
 
@@ -98,7 +145,9 @@ ngx_http_oneid_dispatch(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         return ngx_http_oneid_logout(r, ctx);
 
     case NGX_HTTP_ONEID_ROLE_ADMIN:
-        return ngx_http_oneid_admin(r, ctx);
+        /* ngx_http_oneid_precontent_handler() */
+        ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_oneid_module);
+        return NGX_DECLINED;
 
     default:
         return ngx_http_oneid_protect(r, ctx);

@@ -22,6 +22,7 @@
 
 /* ngx_http_oneid_handler.c */
 ngx_int_t ngx_http_oneid_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_oneid_precontent_handler(ngx_http_request_t *r);
 
 /* ngx_http_oneid_subrequest.c */
 ngx_int_t ngx_http_oneid_subrequest_handler(ngx_http_request_t *r);

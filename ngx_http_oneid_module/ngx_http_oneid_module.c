@@ -362,6 +362,13 @@ ngx_http_oneid_init(ngx_conf_t *cf)
 
     *h = ngx_http_oneid_subrequest_handler;
 
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_oneid_precontent_handler;
+
     return ngx_http_oneid_idp_init(cf);
 }
 
