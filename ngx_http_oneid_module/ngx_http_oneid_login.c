@@ -6,7 +6,8 @@
  * the oneid_callback location that finishes it.
  *
  *   start:    SET state -> 302 to OneID
- *   callback: GETDEL state -> token -> identify -> SET session
+ *   callback: GETDEL state -> token -> identify
+ *             [-> one_log_out: oneid_idp_session end] -> SET session
  *             -> 302 back to the page first asked for
  */
 
@@ -24,6 +25,7 @@
 #include "ngx_http_oneid_headers.h"
 #include "ngx_http_oneid_page.h"
 #include "ngx_http_oneid_session.h"
+#include "ngx_http_oneid_audit.h"
 
 
 static ngx_int_t ngx_http_oneid_login_saved(ngx_http_request_t *r,
@@ -38,8 +40,14 @@ static ngx_int_t ngx_http_oneid_callback_token(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_callback_identity(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_callback_idp_ended(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_callback_save(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_callback_saved(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
+static void ngx_http_oneid_audit_login(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, const char *event, const char *reason);
 static void ngx_http_oneid_keep_token(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 
@@ -347,17 +355,17 @@ static ngx_int_t
 ngx_http_oneid_callback_identity(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_int_t                   rc;
-    ngx_str_t                   record;
-    ngx_http_oneid_identity_t  *id;
+    ngx_int_t    rc;
+    const char  *reason;
 
     ctx->next = NULL;
-    id = &ctx->session.identity;
+    reason = NULL;
 
     rc = ngx_http_oneid_idp_parse_identity(r, ctx->conf, &ctx->wait.result,
-                                           id);
+                                           &ctx->session.identity, &reason);
 
     if (rc == NGX_DECLINED) {
+        ngx_http_oneid_audit_login(r, ctx, "login_refused", reason);
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_REFUSED);
     }
 
@@ -366,8 +374,68 @@ ngx_http_oneid_callback_identity(ngx_http_request_t *r,
                                         NGX_HTTP_ONEID_PAGE_IDP_UNAVAILABLE);
     }
 
-    id->access_token = ctx->login.access_token;
-    id->login_time = ngx_time();
+    ctx->session.identity.login_time = ngx_time();
+
+    if (ctx->conf->idp_session == NGX_HTTP_ONEID_IDP_SESSION_END) {
+        /*
+         * OneID's own session ends before ours starts, so that the next
+         * sign-in at this browser asks OneID for the credentials again
+         */
+        return ngx_http_oneid_idp_wait(r, ctx,
+                                       ngx_http_oneid_callback_idp_ended,
+                                       "one_log_out", "access_token",
+                                       &ctx->login.access_token);
+    }
+
+    ctx->session.identity.access_token = ctx->login.access_token;
+
+    return ngx_http_oneid_callback_save(r, ctx);
+}
+
+
+/*
+ * oneid_idp_session end: the session keeps no token, there is nothing of
+ * OneID left to end at the logout.  If OneID did not confirm, the user is
+ * signed in all the same (the identity was read, the local session is
+ * valid), and the token is kept so that the logout tries again.
+ */
+
+static ngx_int_t
+ngx_http_oneid_callback_idp_ended(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_http_oneid_result_t    *res;
+    ngx_http_oneid_identity_t  *id;
+
+    ctx->next = NULL;
+    res = &ctx->wait.result;
+    id = &ctx->session.identity;
+
+    if (res->rc != NGX_OK || res->status != NGX_HTTP_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oneid: OneID one_log_out at the sign-in of user "
+                      "\"%V\" failed (status %ui); signed in anyway, the "
+                      "OneID session may survive until the logout",
+                      &id->field[NGX_HTTP_ONEID_USER_ID], res->status);
+
+        id->access_token = ctx->login.access_token;
+
+    } else {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "oneid: OneID session ended at the sign-in");
+    }
+
+    return ngx_http_oneid_callback_save(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_callback_save(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_str_t                   record;
+    ngx_http_oneid_identity_t  *id;
+
+    id = &ctx->session.identity;
 
     /* a new login replaces whatever session this browser had */
 
@@ -417,7 +485,36 @@ ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
                   &id->field[NGX_HTTP_ONEID_USER_ID],
                   &id->field[NGX_HTTP_ONEID_AUTH_METHOD]);
 
+    ngx_http_oneid_audit_login(r, ctx, "login", NULL);
+
     return ngx_http_oneid_redirect(r, &ctx->login.return_uri);
+}
+
+
+/* a sign-in (its new session named) or a refused one (no session) */
+
+static void
+ngx_http_oneid_audit_login(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    const char *event, const char *reason)
+{
+    ngx_str_t                     hash;
+    ngx_http_oneid_audit_event_t  ev;
+
+    ev.event = event;
+    ev.identity = &ctx->session.identity;
+    ev.pinfl = NULL;
+    ev.session = NULL;
+    ev.sessions = -1;
+    ev.reason = reason;
+
+    if (reason == NULL
+        && ngx_http_oneid_audit_hash(r->pool, &ctx->session.sid, &hash)
+           == NGX_OK)
+    {
+        ev.session = &hash;
+    }
+
+    ngx_http_oneid_audit(r, &ev);
 }
 
 

@@ -6,6 +6,7 @@
  *
  *   GETDEL session -> one_log_out with its token -> 302
  *   (no session left: GETDEL the token kept for it -> one_log_out)
+ *   (a session without a token: OneID's was ended at the sign-in, 302)
  */
 
 
@@ -19,6 +20,7 @@
 #include "ngx_http_oneid_headers.h"
 #include "ngx_http_oneid_page.h"
 #include "ngx_http_oneid_session.h"
+#include "ngx_http_oneid_audit.h"
 
 
 static ngx_int_t ngx_http_oneid_logout_removed(ngx_http_request_t *r,
@@ -27,6 +29,8 @@ static ngx_int_t ngx_http_oneid_logout_token(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_logout_done(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
+static void ngx_http_oneid_audit_logout(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_identity_t *id);
 
 
 /*
@@ -77,6 +81,7 @@ static ngx_int_t
 ngx_http_oneid_logout_removed(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
+    ngx_uint_t                     known;
     ngx_http_oneid_result_t       *res;
     ngx_http_oneid_ctx_session_t  *ss;
 
@@ -105,10 +110,22 @@ ngx_http_oneid_logout_removed(ngx_http_request_t *r,
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
 
-    if (res->rc == NGX_OK
-        && ngx_http_oneid_session_decode(&res->value, &ss->identity) == NGX_OK
-        && ss->identity.access_token.len)
-    {
+    known = (res->rc == NGX_OK
+             && ngx_http_oneid_session_decode(&res->value, &ss->identity)
+                == NGX_OK);
+
+    ngx_http_oneid_audit_logout(r, ctx, known ? &ss->identity : NULL);
+
+    if (known && ss->identity.access_token.len == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: user \"%V\" signed out (the OneID session "
+                      "was ended at the sign-in)",
+                      &ss->identity.field[NGX_HTTP_ONEID_USER_ID]);
+
+        return ngx_http_oneid_redirect(r, &ctx->conf->logout_redirect);
+    }
+
+    if (known) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oneid: user \"%V\" signed out",
                       &ss->identity.field[NGX_HTTP_ONEID_USER_ID]);
@@ -138,6 +155,15 @@ ngx_http_oneid_logout_token(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 
     ctx->next = NULL;
     res = &ctx->wait.result;
+
+    if ((res->rc != NGX_OK || res->value.len == 0)
+        && ctx->conf->idp_session == NGX_HTTP_ONEID_IDP_SESSION_END)
+    {
+        /* sign-ins here leave no OneID session behind */
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: signed out after the session had expired");
+        return ngx_http_oneid_redirect(r, &ctx->conf->logout_redirect);
+    }
 
     if (res->rc != NGX_OK || res->value.len == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -176,4 +202,30 @@ ngx_http_oneid_logout_done(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     }
 
     return ngx_http_oneid_redirect(r, &ctx->conf->logout_redirect);
+}
+
+
+/* the session ended here: its user when it was still there to be read */
+
+static void
+ngx_http_oneid_audit_logout(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    ngx_http_oneid_identity_t *id)
+{
+    ngx_str_t                     hash;
+    ngx_http_oneid_audit_event_t  ev;
+
+    ev.event = "logout";
+    ev.identity = id;
+    ev.pinfl = NULL;
+    ev.session = NULL;
+    ev.sessions = -1;
+    ev.reason = NULL;
+
+    if (ngx_http_oneid_audit_hash(r->pool, &ctx->session.sid, &hash)
+        == NGX_OK)
+    {
+        ev.session = &hash;
+    }
+
+    ngx_http_oneid_audit(r, &ev);
 }
