@@ -114,7 +114,9 @@ ngx_http_oneid_logout_removed(ngx_http_request_t *r,
              && ngx_http_oneid_session_decode(&res->value, &ss->identity)
                 == NGX_OK);
 
-    ngx_http_oneid_audit_logout(r, ctx, known ? &ss->identity : NULL);
+    if (known) {
+        ngx_http_oneid_audit_logout(r, ctx, &ss->identity);
+    }
 
     if (known && ss->identity.access_token.len == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -177,6 +179,10 @@ ngx_http_oneid_logout_token(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
                   "oneid: signed out after the session had expired, "
                   "ending the OneID session");
 
+    /* the user is not known any more, only the session */
+
+    ngx_http_oneid_audit_logout(r, ctx, NULL);
+
     ctx->session.identity.access_token = res->value;
 
     return ngx_http_oneid_idp_wait(r, ctx, ngx_http_oneid_logout_done,
@@ -205,7 +211,11 @@ ngx_http_oneid_logout_done(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 }
 
 
-/* the session ended here: its user when it was still there to be read */
+/*
+ * Something was ended: the session, or OneID's session after ours had
+ * expired (its user is then unknown).  A cookie with nothing behind it
+ * ends nothing and writes nothing.
+ */
 
 static void
 ngx_http_oneid_audit_logout(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,

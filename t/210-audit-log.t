@@ -108,6 +108,26 @@ is_deeply [ @$ev{qw(event pinfl user_id auth_method session)} ],
       substr(sid_hash($sid), 0, 12) ],
     '... "logout" of the same user and session';
 
+# a logout after the session expired (8 hours idle) still ends OneID's
+# session with the kept token: a line without the user; a cookie with
+# nothing behind it ends nothing and writes nothing
+my $late = $t->browser;
+is $late->login('/ward', user => 'doctor')->{status}, 302, 'signed in';
+my $late_sid = $late->cookie('oneid_session');
+collect_secrets($late, 0);
+sleep 0.2;    # the kept token is written without waiting
+$t->redis('DEL', Test::OneID::session_key($late_sid));
+is $late->get('/oneid/logout')->{status}, 302, 'signed out after the idle expiry';
+@lines = Test::OneID::audit_lines($audit);
+is scalar @lines, 4, '... one line for the login, one for the logout';
+is_deeply [ @{ $lines[-1]{event} // {} }{qw(event pinfl user_id session)} ],
+    [ 'logout', undef, undef, substr(sid_hash($late_sid), 0, 12) ],
+    '... "logout" of that session, its user no longer known';
+is $t->browser->get('/oneid/logout', {
+        Cookie => 'oneid_session=' . ('n' x 43), 'Sec-Fetch-Site' => 'same-origin' })->{status},
+    200, 'a logout with a cookie of no session';
+is scalar(Test::OneID::audit_lines($audit)), 4, '... writes no line';
+
 # 3. refused logins: the reason, no session, no PINFL that is not one
 for my $case ([ 'identify-ret-cd', 'refused by OneID' ],
               [ 'identify-no-pin', 'no pinfl' ],
@@ -147,6 +167,7 @@ is scalar(grep { !defined $_->{event} } Test::OneID::audit_lines($audit)), 0,
     'every line is one JSON object';
 
 # 6. reopen: rename, USR1 to the master, the next event goes to a new file
+my $written = Test::OneID::audit_lines($audit);
 rename $audit, "$audit.1" or die "rename: $!";
 my ($worker) = $t->worker_pids;
 $t->mark_error_log;
@@ -156,7 +177,7 @@ ok -e $audit, '... the master created a new audit.log';
 my $again = $t->browser;
 is $again->login('/ward', user => 'doctor')->{status}, 302, 'signed in after the reopen';
 is scalar(Test::OneID::audit_lines($audit)), 1, '... its line in the new file';
-is scalar(Test::OneID::audit_lines("$audit.1")), 6, '... none more in the renamed one';
+is scalar(Test::OneID::audit_lines("$audit.1")), $written, '... none more in the renamed one';
 
 # 7. a write that fails (a full disk): the user is signed out all the
 #    same, one error line per second at most, not one per event
