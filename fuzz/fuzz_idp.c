@@ -234,6 +234,7 @@ fuzz_identity(fuzz_env_t *env, ngx_str_t *body, json_t *root,
     ngx_int_t                   rc, basic, plain;
     ngx_str_t                   record;
     ngx_uint_t                  i;
+    const char                 *reason;
     ngx_http_request_t         *r;
     ngx_http_oneid_result_t     an;
     ngx_http_oneid_identity_t   id, id2;
@@ -242,11 +243,15 @@ fuzz_identity(fuzz_env_t *env, ngx_str_t *body, json_t *root,
 
     fuzz_answer(&an, body, NGX_HTTP_OK);
     ngx_memzero(&id, sizeof(id));
+    reason = NULL;
 
-    rc = ngx_http_oneid_idp_parse_identity(r, &fuzz_conf, &an, &id);
+    rc = ngx_http_oneid_idp_parse_identity(r, &fuzz_conf, &an, &id, &reason);
 
     fuzz_assert(rc == NGX_OK || rc == NGX_DECLINED || rc == NGX_ERROR,
                 "unexpected return code");
+
+    fuzz_assert(rc != NGX_DECLINED || reason != NULL,
+                "a refused identity without a reason");
 
     if (root == NULL || !json_is_object(root)) {
         fuzz_assert(rc == NGX_ERROR, "an identity from a body that is not "
@@ -355,6 +360,7 @@ fuzz_identity_headers(fuzz_env_t *env, ngx_str_t *body)
 {
     ngx_int_t                   rc;
     ngx_uint_t                  i, enc;
+    const char                 *reason;
     ngx_list_part_t            *part;
     ngx_table_elt_t            *h;
     ngx_http_oneid_result_t     an;
@@ -364,7 +370,7 @@ fuzz_identity_headers(fuzz_env_t *env, ngx_str_t *body)
     ngx_memzero(&id, sizeof(id));
 
     rc = ngx_http_oneid_idp_parse_identity(env->request, &fuzz_conf, &an,
-                                           &id);
+                                           &id, &reason);
     if (rc != NGX_OK) {
         return;
     }

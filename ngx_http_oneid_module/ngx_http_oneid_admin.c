@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "ngx_http_oneid_module.h"
+#include "ngx_http_oneid_audit.h"
 #include "ngx_http_oneid_ctx.h"
 #include "ngx_http_oneid_index.h"
 #include "ngx_http_oneid_page.h"
@@ -370,8 +371,9 @@ ngx_http_oneid_admin_session(json_t *entry, time_t now)
 static ngx_int_t
 ngx_http_oneid_admin_revoked(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_uint_t                n;
-    ngx_http_oneid_result_t  *res;
+    ngx_uint_t                     n;
+    ngx_http_oneid_result_t       *res;
+    ngx_http_oneid_audit_event_t   ev;
 
     ctx->next = NULL;
     res = &ctx->wait.result;
@@ -392,6 +394,15 @@ ngx_http_oneid_admin_revoked(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                   "oneid: %V revoked %ui sessions",
                   &r->connection->addr_text, n);
+
+    ev.event = "revoke";
+    ev.identity = NULL;
+    ev.pinfl = &ctx->session.identity.field[NGX_HTTP_ONEID_PIN];
+    ev.session = NULL;
+    ev.sessions = n;
+    ev.reason = NULL;
+
+    ngx_http_oneid_audit(r, &ev);
 
     ctx->login.ended_count = n;
     ctx->then = ngx_http_oneid_admin_done;

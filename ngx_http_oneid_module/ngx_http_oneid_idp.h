@@ -52,7 +52,7 @@ ngx_int_t ngx_http_oneid_idp_parse_token(ngx_http_request_t *r,
     ngx_str_t *token);
 ngx_int_t ngx_http_oneid_idp_parse_identity(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_http_oneid_result_t *answer,
-    ngx_http_oneid_identity_t *id);
+    ngx_http_oneid_identity_t *id, const char **reason);
 
 
 #endif /* _NGX_HTTP_ONEID_IDP_H_INCLUDED_ */

@@ -38,7 +38,7 @@ static ngx_int_t ngx_http_oneid_json_string_is(json_t *v, const char *s);
 static ngx_int_t ngx_http_oneid_check_ret_cd(ngx_http_request_t *r,
     json_t *root);
 static ngx_int_t ngx_http_oneid_check_pin(ngx_http_request_t *r,
-    json_t *pin);
+    json_t *pin, const char **reason);
 static ngx_int_t ngx_http_oneid_copy_clean(ngx_http_request_t *r,
     const char *src, size_t len, ngx_str_t *out);
 
@@ -186,13 +186,15 @@ ngx_http_oneid_idp_parse_token(ngx_http_request_t *r,
 
 /*
  * NGX_OK: identity accepted; NGX_DECLINED: OneID answered but did not
- * vouch for a person (403); NGX_ERROR: broken answer (502).
+ * vouch for a person (403), *reason says why in a few words (for the
+ * audit trail) and id holds what could be read, never a bad pin;
+ * NGX_ERROR: broken answer (502).
  */
 
 ngx_int_t
 ngx_http_oneid_idp_parse_identity(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_http_oneid_result_t *answer,
-    ngx_http_oneid_identity_t *id)
+    ngx_http_oneid_identity_t *id, const char **reason)
 {
     json_t       *root;
     ngx_int_t     rc;
@@ -206,6 +208,10 @@ ngx_http_oneid_idp_parse_identity(ngx_http_request_t *r,
     }
 
     rc = ngx_http_oneid_check_ret_cd(r, root);
+
+    if (rc == NGX_DECLINED) {
+        *reason = "refused by OneID";
+    }
 
     if (rc == NGX_OK) {
         for (i = 0; i < NGX_HTTP_ONEID_NFIELDS; i++) {
@@ -227,7 +233,12 @@ ngx_http_oneid_idp_parse_identity(ngx_http_request_t *r,
     }
 
     if (rc == NGX_OK) {
-        rc = ngx_http_oneid_check_pin(r, json_object_get(root, "pin"));
+        rc = ngx_http_oneid_check_pin(r, json_object_get(root, "pin"),
+                                      reason);
+
+        if (rc != NGX_OK) {
+            ngx_str_null(&id->field[NGX_HTTP_ONEID_PIN]);
+        }
     }
 
     json_decref(root);
@@ -268,7 +279,8 @@ ngx_http_oneid_check_ret_cd(ngx_http_request_t *r, json_t *root)
 
 
 static ngx_int_t
-ngx_http_oneid_check_pin(ngx_http_request_t *r, json_t *pin)
+ngx_http_oneid_check_pin(ngx_http_request_t *r, json_t *pin,
+    const char **reason)
 {
     size_t       len;
     ngx_uint_t   i;
@@ -293,6 +305,9 @@ ngx_http_oneid_check_pin(ngx_http_request_t *r, json_t *pin)
     return NGX_OK;
 
 refused:
+
+    *reason = (pin == NULL || json_is_null(pin) || len == 0)
+              ? "no pinfl" : "pinfl not 14 digits";
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "oneid: OneID identity refused: \"pin\" is not 14 digits "

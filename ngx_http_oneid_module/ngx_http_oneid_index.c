@@ -54,8 +54,6 @@ static ngx_int_t ngx_http_oneid_index_numkeys(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oneid_index_entry(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_http_oneid_identity_t *id,
     ngx_str_t *entry);
-static ngx_int_t ngx_http_oneid_index_hash(ngx_http_request_t *r,
-    ngx_str_t *sid, ngx_str_t *hash);
 
 
 /*
@@ -277,7 +275,8 @@ ngx_http_oneid_index_end_all(ngx_http_request_t *r, ngx_str_t *pinfl,
     ngx_str_null(&argv[cmd->argc]);
 
     if (own_sid != NULL
-        && ngx_http_oneid_index_hash(r, own_sid, &argv[cmd->argc]) != NGX_OK)
+        && ngx_http_oneid_session_hash(r->pool, own_sid, &argv[cmd->argc])
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -326,7 +325,7 @@ ngx_http_oneid_index_remove(ngx_http_request_t *r, ngx_str_t *pinfl,
     keys.argc = 0;
 
     if (ngx_http_oneid_index_keys(r, pinfl, &keys) != NGX_OK
-        || ngx_http_oneid_index_hash(r, sid, &argv[2]) != NGX_OK)
+        || ngx_http_oneid_session_hash(r->pool, sid, &argv[2]) != NGX_OK)
     {
         return;
     }
@@ -538,17 +537,3 @@ ngx_http_oneid_index_entry(ngx_http_request_t *r,
     return entry->data ? NGX_OK : NGX_ERROR;
 }
 
-
-static ngx_int_t
-ngx_http_oneid_index_hash(ngx_http_request_t *r, ngx_str_t *sid,
-    ngx_str_t *hash)
-{
-    hash->data = ngx_pnalloc(r->pool, NGX_HTTP_ONEID_SHA256_HEX_LEN);
-    if (hash->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    hash->len = NGX_HTTP_ONEID_SHA256_HEX_LEN;
-
-    return ngx_http_oneid_sha256_hex(hash->data, sid->data, sid->len);
-}

@@ -6,9 +6,11 @@
  * the oneid_callback location that finishes it.
  *
  *   start:    SET state -> 302 to OneID
- *   callback: GETDEL state -> token -> identify -> EVAL: session, its
- *             token and its entry in the user's index (ending the
- *             oldest sessions over oneid_session_max_per_user)
+ *   callback: GETDEL state -> token -> identify
+ *             [-> one_log_out: oneid_idp_session end]
+ *             -> EVAL: session, its token and its entry in the user's
+ *             index (ending the oldest sessions over
+ *             oneid_session_max_per_user)
  *             -> one_log_out for each session so ended
  *             -> 302 back to the page first asked for
  */
@@ -28,6 +30,7 @@
 #include "ngx_http_oneid_index.h"
 #include "ngx_http_oneid_page.h"
 #include "ngx_http_oneid_session.h"
+#include "ngx_http_oneid_audit.h"
 
 
 static ngx_int_t ngx_http_oneid_login_saved(ngx_http_request_t *r,
@@ -42,10 +45,16 @@ static ngx_int_t ngx_http_oneid_callback_token(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_callback_identity(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_callback_idp_ended(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_callback_save(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_callback_saved(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_callback_evict(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
+static void ngx_http_oneid_audit_login(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, const char *event, const char *reason);
 
 
 #define NGX_HTTP_ONEID_MAX_CODE  512
@@ -351,18 +360,17 @@ static ngx_int_t
 ngx_http_oneid_callback_identity(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_int_t                    rc;
-    ngx_str_t                    record;
-    ngx_http_oneid_identity_t   *id;
-    ngx_http_oneid_index_cmd_t   cmd;
+    ngx_int_t    rc;
+    const char  *reason;
 
     ctx->next = NULL;
-    id = &ctx->session.identity;
+    reason = NULL;
 
     rc = ngx_http_oneid_idp_parse_identity(r, ctx->conf, &ctx->wait.result,
-                                           id);
+                                           &ctx->session.identity, &reason);
 
     if (rc == NGX_DECLINED) {
+        ngx_http_oneid_audit_login(r, ctx, "login_refused", reason);
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_REFUSED);
     }
 
@@ -371,8 +379,69 @@ ngx_http_oneid_callback_identity(ngx_http_request_t *r,
                                         NGX_HTTP_ONEID_PAGE_IDP_UNAVAILABLE);
     }
 
-    id->access_token = ctx->login.access_token;
-    id->login_time = ngx_time();
+    ctx->session.identity.login_time = ngx_time();
+
+    if (ctx->conf->idp_session == NGX_HTTP_ONEID_IDP_SESSION_END) {
+        /*
+         * OneID's own session ends before ours starts, so that the next
+         * sign-in at this browser asks OneID for the credentials again
+         */
+        return ngx_http_oneid_idp_wait(r, ctx,
+                                       ngx_http_oneid_callback_idp_ended,
+                                       "one_log_out", "access_token",
+                                       &ctx->login.access_token);
+    }
+
+    ctx->session.identity.access_token = ctx->login.access_token;
+
+    return ngx_http_oneid_callback_save(r, ctx);
+}
+
+
+/*
+ * oneid_idp_session end: the session keeps no token, there is nothing of
+ * OneID left to end at the logout.  If OneID did not confirm, the user is
+ * signed in all the same (the identity was read, the local session is
+ * valid), and the token is kept so that the logout tries again.
+ */
+
+static ngx_int_t
+ngx_http_oneid_callback_idp_ended(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_http_oneid_result_t    *res;
+    ngx_http_oneid_identity_t  *id;
+
+    ctx->next = NULL;
+    res = &ctx->wait.result;
+    id = &ctx->session.identity;
+
+    if (res->rc != NGX_OK || res->status != NGX_HTTP_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oneid: OneID one_log_out at the sign-in of user "
+                      "\"%V\" failed (status %ui); signed in anyway, the "
+                      "OneID session may survive until the logout",
+                      &id->field[NGX_HTTP_ONEID_USER_ID], res->status);
+
+        id->access_token = ctx->login.access_token;
+
+    } else {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "oneid: OneID session ended at the sign-in");
+    }
+
+    return ngx_http_oneid_callback_save(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_callback_save(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_str_t                    record;
+    ngx_http_oneid_identity_t   *id;
+    ngx_http_oneid_index_cmd_t   cmd;
+
+    id = &ctx->session.identity;
 
     /* a new login replaces whatever session this browser had */
 
@@ -427,7 +496,36 @@ ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
                   &id->field[NGX_HTTP_ONEID_USER_ID],
                   &id->field[NGX_HTTP_ONEID_AUTH_METHOD], live);
 
+    ngx_http_oneid_audit_login(r, ctx, "login", NULL);
+
     return ngx_http_oneid_callback_evict(r, ctx);
+}
+
+
+/* a sign-in (its new session named) or a refused one (no session) */
+
+static void
+ngx_http_oneid_audit_login(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    const char *event, const char *reason)
+{
+    ngx_str_t                     hash;
+    ngx_http_oneid_audit_event_t  ev;
+
+    ev.event = event;
+    ev.identity = &ctx->session.identity;
+    ev.pinfl = NULL;
+    ev.session = NULL;
+    ev.sessions = -1;
+    ev.reason = reason;
+
+    if (reason == NULL
+        && ngx_http_oneid_session_hash(r->pool, &ctx->session.sid, &hash)
+           == NGX_OK)
+    {
+        ev.session = &hash;
+    }
+
+    ngx_http_oneid_audit(r, &ev);
 }
 
 
@@ -442,8 +540,9 @@ static ngx_int_t
 ngx_http_oneid_callback_evict(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
-    u_char     *sp;
-    ngx_str_t   line, key, *token;
+    u_char                        *sp;
+    ngx_str_t                      line, key, *token;
+    ngx_http_oneid_audit_event_t   ev;
 
     ctx->next = NULL;
     token = &ctx->login.access_token;
@@ -466,6 +565,15 @@ ngx_http_oneid_callback_evict(ngx_http_request_t *r,
         key.data = line.data;
         key.len = NGX_HTTP_ONEID_SHA256_HEX_LEN;
         ngx_http_oneid_revoke_hash(ctx, &key);
+
+        ev.event = "evicted";
+        ev.identity = &ctx->session.identity;
+        ev.pinfl = NULL;
+        ev.session = &key;
+        ev.sessions = 1;
+        ev.reason = "oneid_session_max_per_user";
+
+        ngx_http_oneid_audit(r, &ev);
 
         token->data = sp + 1;
         token->len = line.data + line.len - token->data;

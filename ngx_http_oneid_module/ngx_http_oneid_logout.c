@@ -6,6 +6,7 @@
  *
  *   GETDEL session -> one_log_out with its token -> 302
  *   (no session left: GETDEL the token kept for it -> one_log_out)
+ *   (a session without a token: OneID's was ended at the sign-in, 302)
  *
  * and "oneid_logout all", every session of the user, on every computer:
  *
@@ -25,6 +26,7 @@
 #include "ngx_http_oneid_index.h"
 #include "ngx_http_oneid_page.h"
 #include "ngx_http_oneid_session.h"
+#include "ngx_http_oneid_audit.h"
 
 
 static ngx_int_t ngx_http_oneid_logout_removed(ngx_http_request_t *r,
@@ -33,6 +35,9 @@ static ngx_int_t ngx_http_oneid_logout_token(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_logout_done(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
+static void ngx_http_oneid_audit_logout(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_identity_t *id,
+    const char *event, ngx_int_t sessions);
 static ngx_int_t ngx_http_oneid_logout_all_read(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_logout_all_ended(ngx_http_request_t *r,
@@ -101,6 +106,7 @@ static ngx_int_t
 ngx_http_oneid_logout_removed(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
+    ngx_uint_t                     known;
     ngx_http_oneid_result_t       *res;
     ngx_http_oneid_ctx_session_t  *ss;
 
@@ -129,17 +135,33 @@ ngx_http_oneid_logout_removed(ngx_http_request_t *r,
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
 
-    if (res->rc == NGX_OK
-        && ngx_http_oneid_session_decode(&res->value, &ss->identity) == NGX_OK
-        && ss->identity.access_token.len)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oneid: user \"%V\" signed out",
-                      &ss->identity.field[NGX_HTTP_ONEID_USER_ID]);
+    known = (res->rc == NGX_OK
+             && ngx_http_oneid_session_decode(&res->value, &ss->identity)
+                == NGX_OK);
 
+    if (known) {
+        ngx_http_oneid_audit_logout(r, ctx, &ss->identity, "logout", -1);
+    }
+
+    if (known) {
         ngx_http_oneid_forget(r, ctx, 0);
         ngx_http_oneid_index_remove(r, &ss->identity.field[NGX_HTTP_ONEID_PIN],
                                     &ss->sid);
+    }
+
+    if (known && ss->identity.access_token.len == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: user \"%V\" signed out (the OneID session "
+                      "was ended at the sign-in)",
+                      &ss->identity.field[NGX_HTTP_ONEID_USER_ID]);
+
+        return ngx_http_oneid_redirect(r, &ctx->conf->logout_redirect);
+    }
+
+    if (known) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: user \"%V\" signed out",
+                      &ss->identity.field[NGX_HTTP_ONEID_USER_ID]);
 
         return ngx_http_oneid_idp_wait(r, ctx, ngx_http_oneid_logout_done,
                                        "one_log_out", "access_token",
@@ -165,6 +187,15 @@ ngx_http_oneid_logout_token(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     ctx->next = NULL;
     res = &ctx->wait.result;
 
+    if ((res->rc != NGX_OK || res->value.len == 0)
+        && ctx->conf->idp_session == NGX_HTTP_ONEID_IDP_SESSION_END)
+    {
+        /* sign-ins here leave no OneID session behind */
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oneid: signed out after the session had expired");
+        return ngx_http_oneid_redirect(r, &ctx->conf->logout_redirect);
+    }
+
     if (res->rc != NGX_OK || res->value.len == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oneid: no OneID token left for this session, "
@@ -176,6 +207,10 @@ ngx_http_oneid_logout_token(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "oneid: signed out after the session had expired, "
                   "ending the OneID session");
+
+    /* the user is not known any more, only the session */
+
+    ngx_http_oneid_audit_logout(r, ctx, NULL, "logout", -1);
 
     ctx->session.identity.access_token = res->value;
 
@@ -202,6 +237,36 @@ ngx_http_oneid_logout_done(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     }
 
     return ngx_http_oneid_redirect(r, &ctx->conf->logout_redirect);
+}
+
+
+/*
+ * Something was ended: the session, or OneID's session after ours had
+ * expired (its user is then unknown).  A cookie with nothing behind it
+ * ends nothing and writes nothing.
+ */
+
+static void
+ngx_http_oneid_audit_logout(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    ngx_http_oneid_identity_t *id, const char *event, ngx_int_t sessions)
+{
+    ngx_str_t                     hash;
+    ngx_http_oneid_audit_event_t  ev;
+
+    ev.event = event;
+    ev.identity = id;
+    ev.pinfl = NULL;
+    ev.session = NULL;
+    ev.sessions = sessions;
+    ev.reason = NULL;
+
+    if (ngx_http_oneid_session_hash(r->pool, &ctx->session.sid, &hash)
+        == NGX_OK)
+    {
+        ev.session = &hash;
+    }
+
+    ngx_http_oneid_audit(r, &ev);
 }
 
 
@@ -284,6 +349,8 @@ ngx_http_oneid_logout_all_ended(ngx_http_request_t *r,
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                   "oneid: user \"%V\" signed out everywhere, %ui sessions "
                   "ended", &ss->identity.field[NGX_HTTP_ONEID_USER_ID], n);
+
+    ngx_http_oneid_audit_logout(r, ctx, &ss->identity, "logout_all", n);
 
     ctx->login.ended_count = n;
     ctx->then = ngx_http_oneid_logout_all_done;

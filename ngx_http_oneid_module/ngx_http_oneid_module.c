@@ -17,6 +17,7 @@
 #include "ngx_http_oneid_idp.h"
 #include "ngx_http_oneid_handler.h"
 #include "ngx_http_oneid_key.h"
+#include "ngx_http_oneid_audit.h"
 
 
 static ngx_int_t ngx_http_oneid_add_variables(ngx_conf_t *cf);
@@ -60,6 +61,13 @@ static ngx_conf_post_handler_pt  ngx_http_oneid_not_empty_post =
 static ngx_conf_enum_t  ngx_http_oneid_header_encodings[] = {
     { ngx_string("percent"), NGX_HTTP_ONEID_ENCODE_PERCENT },
     { ngx_string("raw"), NGX_HTTP_ONEID_ENCODE_RAW },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_oneid_idp_sessions[] = {
+    { ngx_string("keep"), NGX_HTTP_ONEID_IDP_SESSION_KEEP },
+    { ngx_string("end"), NGX_HTTP_ONEID_IDP_SESSION_END },
     { ngx_null_string, 0 }
 };
 
@@ -240,6 +248,20 @@ static ngx_command_t  ngx_http_oneid_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oneid_loc_conf_t, page_help_url),
       &ngx_http_oneid_url_post },
+
+    { ngx_string("oneid_audit_log"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oneid_audit_log,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oneid_idp_session"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, idp_session),
+      &ngx_http_oneid_idp_sessions },
 
       ngx_null_command
 };
@@ -463,6 +485,8 @@ ngx_http_oneid_create_loc_conf(ngx_conf_t *cf)
     conf->cookie_secure = NGX_CONF_UNSET;
     conf->pass_headers = NGX_CONF_UNSET;
     conf->header_encoding = NGX_CONF_UNSET_UINT;
+    conf->audit_log = NGX_CONF_UNSET_PTR;
+    conf->idp_session = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -563,6 +587,10 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "DMED");
     ngx_conf_merge_str_value(conf->page_help_url, prev->page_help_url,
                              "https://id.egov.uz");
+
+    ngx_conf_merge_ptr_value(conf->audit_log, prev->audit_log, NULL);
+    ngx_conf_merge_uint_value(conf->idp_session, prev->idp_session,
+                              NGX_HTTP_ONEID_IDP_SESSION_KEEP);
 
     if (conf->session_timeout <= 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -36,9 +36,14 @@
 #define NGX_HTTP_ONEID_ENCODE_PERCENT  0
 #define NGX_HTTP_ONEID_ENCODE_RAW      1
 
+/* oneid_idp_session: what becomes of OneID's own session at a login */
+#define NGX_HTTP_ONEID_IDP_SESSION_KEEP  0
+#define NGX_HTTP_ONEID_IDP_SESSION_END   1
+
 
 typedef struct ngx_http_oneid_cache_s      ngx_http_oneid_cache_t;
 typedef struct ngx_http_oneid_keys_s       ngx_http_oneid_keys_t;
+typedef struct ngx_http_oneid_audit_log_s  ngx_http_oneid_audit_log_t;
 
 /*
  * What an asynchronous operation (a Redis command, a OneID back-channel
@@ -94,6 +99,10 @@ typedef struct {
     /* what the pages name: the deployment, and where to get OneID help */
     ngx_str_t                     page_organization;
     ngx_str_t                     page_help_url;
+
+    /* oneid_audit_log: NULL is "off" */
+    ngx_http_oneid_audit_log_t   *audit_log;
+    ngx_uint_t                    idp_session;
 
     /* where "oneid on", "oneid_callback" or "oneid_logout" was written */
     u_char                       *conf_file;

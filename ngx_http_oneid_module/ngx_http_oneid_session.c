@@ -193,3 +193,19 @@ ngx_http_oneid_session_ended(ngx_str_t *in)
 
     return NGX_HTTP_ONEID_ENDED_REVOKED;
 }
+
+
+/* a session's hash: the end of its key, its name in the cache and logs */
+
+ngx_int_t
+ngx_http_oneid_session_hash(ngx_pool_t *pool, ngx_str_t *sid, ngx_str_t *hash)
+{
+    hash->data = ngx_pnalloc(pool, NGX_HTTP_ONEID_SHA256_HEX_LEN);
+    if (hash->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    hash->len = NGX_HTTP_ONEID_SHA256_HEX_LEN;
+
+    return ngx_http_oneid_sha256_hex(hash->data, sid->data, sid->len);
+}

@@ -34,6 +34,8 @@ ngx_int_t ngx_http_oneid_session_encode(ngx_pool_t *pool,
 ngx_int_t ngx_http_oneid_session_decode(ngx_str_t *in,
     ngx_http_oneid_identity_t *id);
 ngx_uint_t ngx_http_oneid_session_ended(ngx_str_t *in);
+ngx_int_t ngx_http_oneid_session_hash(ngx_pool_t *pool, ngx_str_t *sid,
+    ngx_str_t *hash);
 
 
 #endif /* _NGX_HTTP_ONEID_SESSION_H_INCLUDED_ */

@@ -454,12 +454,71 @@ sub mock_get_json {
     return $data;
 }
 
-# The requests the mock received, e.g. mock_requests('one_log_out').
+# The requests the mock received, e.g. mock_requests('one_log_out'); with
+# $since (an id), only those after it: mock_requests(undef, $last_id).
 sub mock_requests {
-    my ($self, $grant_type) = @_;
-    my $path = '/__mock/requests';
-    $path .= '?grant_type=' . Test::OneID::Browser::uri_escape($grant_type) if defined $grant_type;
-    return $self->mock_get_json($path);
+    my ($self, $grant_type, $since) = @_;
+    my @q;
+    push @q, 'grant_type=' . Test::OneID::Browser::uri_escape($grant_type) if defined $grant_type;
+    push @q, "since=$since" if defined $since;
+    return $self->mock_get_json('/__mock/requests' . (@q ? '?' . join('&', @q) : ''));
+}
+
+# The id of the last request the mock received (0 if none): a mark for
+# mock_requests(undef, $mark).
+sub mock_last_id {
+    my ($self) = @_;
+    my $all = $self->mock_requests;
+    return @$all ? $all->[-1]{id} : 0;
+}
+
+# ---------------------------------------------------------------------------
+# oneid_audit_log
+
+# The lines of an audit log file from byte $offset on, each as
+# { raw => the line without its "\n", event => the decoded object or undef };
+# in scalar context how many there are.
+#   my @ev = Test::OneID::audit_lines("$dir/audit.log");
+sub audit_lines {
+    my ($path, $offset) = @_;
+    open my $fh, '<:raw', $path or return;
+    seek $fh, $offset // 0, 0;
+    my @lines;
+    while (my $line = <$fh>) {
+        chomp $line;
+        push @lines, { raw => $line,
+                       event => eval { JSON::PP->new->utf8->decode($line) } };
+    }
+    return wantarray ? @lines : scalar @lines;
+}
+
+# ---------------------------------------------------------------------------
+# nginx -t
+
+# nginx -t on a throwaway configuration with this module loaded, its http
+# block holding $http (server_config() is in a server of it unless
+# server => 0): ($ok, what nginx said).
+#   my ($ok, $out) = Test::OneID::nginx_t("oneid_audit_log \"\";");
+sub nginx_t {
+    my ($http, %o) = @_;
+    require File::Temp;
+    require Test::OneID::Conf;
+    my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+    my $module = $ENV{TEST_NGINX_LOAD_MODULES}
+        or croak 'TEST_NGINX_LOAD_MODULES is not set (run the suite with `make test`)';
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    mkdir "$dir/logs";
+    my $server = ($o{server} // 1)
+        ? "    server {\n        listen 127.0.0.1:1;\n"
+          . Test::OneID::Conf::server_config() . "\n    }\n"
+        : '';
+    open my $fh, '>', "$dir/nginx.conf" or croak "nginx_t: $dir/nginx.conf: $!";
+    print $fh "load_module $module;\nerror_log $dir/logs/error.log;\n"
+        . "pid $dir/logs/nginx.pid;\nevents { worker_connections 16; }\n"
+        . "http {\n    " . Test::OneID::Conf::http_config() . "$http\n$server}\n";
+    close $fh;
+    my $out = `$nginx -t -p $dir -c $dir/nginx.conf 2>&1`;
+    return ($? == 0, $out);
 }
 
 # ===========================================================================
