@@ -13,7 +13,8 @@ use Digest::SHA qw(sha256_hex);
 
 my $redis = '127.0.0.1:' . ($ENV{TEST_NGINX_REDIS_PORT} // 16379);
 my $t = Test::OneID->new(
-    http_config   => "oneid_redis $redis prefix=oneid221:;\n",
+    http_config   => "oneid_redis $redis prefix=oneid221:;\n"
+                     . "oneid_audit_log logs/audit.log;\n",
     config        => server_config(locations => <<'END'),
     location = /oneid/logout-all { oneid_logout all; }
 END
@@ -60,6 +61,12 @@ like $t->wait_for_error_log('signed out everywhere') // '',
      '... logged with the number of sessions';
 is logged_out($_), 1, '... OneID one_log_out once with each token'
     for @tokens;
+my @audit = grep { ($_->{event}{event} // '') eq 'logout_all' }
+            Test::OneID::audit_lines(Test::Nginx::Server::servroot()
+                                     . '/logs/audit.log');
+is scalar(@audit), 1, '... one "logout_all" line in the audit log';
+is $audit[0]{event}{sessions}, 3, '... with the number of sessions ended';
+is $audit[0]{event}{pinfl}, '41203870000017', '... and the PINFL';
 
 # 3. the other computers hear why
 $res = $doctor[1]->get('/ward', { Accept => 'application/json' });

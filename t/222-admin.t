@@ -14,7 +14,8 @@ use JSON::PP;
 
 my $redis = '127.0.0.1:' . ($ENV{TEST_NGINX_REDIS_PORT} // 16379);
 my $t = Test::OneID->new(
-    http_config   => "oneid_redis $redis prefix=oneid222:;\n",
+    http_config   => "oneid_redis $redis prefix=oneid222:;\n"
+                     . "oneid_audit_log logs/audit.log;\n",
     config        => server_config(locations => <<'END'),
     location = /oneid/admin {
         allow 127.0.0.1;
@@ -124,6 +125,13 @@ like $t->wait_for_error_log('revoked 2 sessions') // '',
      qr/127\.0\.0\.1 revoked 2 sessions/, '... logged with who asked';
 like $t->error_log_since_mark, qr/PINFL 4120\*{7}017/,
      '... the PINFL masked in the error log';
+my @audit = grep { ($_->{event}{event} // '') eq 'revoke' }
+            Test::OneID::audit_lines(Test::Nginx::Server::servroot()
+                                     . '/logs/audit.log');
+is scalar(@audit), 1, '... one "revoke" line in the audit log';
+is_deeply [@{ $audit[0]{event} || {} }{qw(pinfl sessions client)}],
+          [$pin, 2, '127.0.0.1'],
+          '... naming the PINFL, the sessions ended and who asked';
 
 $res = $doctor[0]->get('/ward', { 'Accept-Language' => 'en' });
 is $res->{status}, 401, 'a revoked browser: 401';

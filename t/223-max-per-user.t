@@ -18,7 +18,8 @@ my $redis = '127.0.0.1:' . ($ENV{TEST_NGINX_REDIS_PORT} // 16379);
 sub start {
     my ($n) = @_;
     return Test::OneID->new(
-        http_config   => "oneid_redis $redis prefix=oneid223:;\n",
+        http_config   => "oneid_redis $redis prefix=oneid223:;\n"
+                         . "oneid_audit_log logs/audit.log;\n",
         config        => server_config(extra => "oneid_session_max_per_user $n;"),
         root_location => 0,
         log_level     => 'info',
@@ -54,6 +55,14 @@ like $t->wait_for_error_log('the oldest one was ended') // '',
      qr/\[notice\].*user "dilnoza\.karimova" has more than 1 sessions/,
      '... a notice in the error log';
 is logged_out($token_a), 1, "... A's OneID session ended";
+my @audit = grep { ($_->{event}{event} // '') eq 'evicted' }
+            Test::OneID::audit_lines(Test::Nginx::Server::servroot()
+                                     . '/logs/audit.log');
+is scalar(@audit), 1, '... one "evicted" line in the audit log';
+is $audit[0]{event}{session},
+   substr(sha256_hex($pa->cookie('oneid_session')), 0, 12),
+   "... naming A's session";
+is $audit[0]{event}{reason}, 'oneid_session_max_per_user', '... and why';
 is $pb->get('/ward')->{status}, 200, 'B works';
 
 my $res = $pa->get('/ward', { 'Accept-Language' => 'en' });
