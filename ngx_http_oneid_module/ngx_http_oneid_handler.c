@@ -13,6 +13,7 @@
  *                       no session -> login (ngx_http_oneid_login.c)
  *   oneid_callback:     ngx_http_oneid_login.c
  *   oneid_logout:       ngx_http_oneid_logout.c
+ *   oneid_session_info: ngx_http_oneid_info.c
  *
  * Also here: a request an internal redirect brought to another location.
  */
@@ -92,6 +93,9 @@ ngx_http_oneid_dispatch(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 
     case NGX_HTTP_ONEID_ROLE_LOGOUT:
         return ngx_http_oneid_logout(r, ctx);
+
+    case NGX_HTTP_ONEID_ROLE_INFO:
+        return ngx_http_oneid_info(r, ctx);
 
     default:
         return ngx_http_oneid_protect(r, ctx);
