@@ -185,7 +185,7 @@ static u_char  ngx_http_oneid_info_js[] =
 "        if (warn > 0 && left <= warn) {\n"
 "            show();\n"
 "            /* another tab may extend the session meanwhile */\n"
-"            schedule(Math.min(10000, left + 500));\n"
+"            schedule(Math.min(10000, Math.max(2000, warn / 3), left + 500));\n"
 "\n"
 "        } else {\n"
 "            hide();\n"
