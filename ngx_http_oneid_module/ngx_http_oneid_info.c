@@ -23,7 +23,6 @@
 #include "ngx_http_oneid_module.h"
 #include "ngx_http_oneid_ctx.h"
 #include "ngx_http_oneid_headers.h"
-#include "ngx_http_oneid_page.h"
 #include "ngx_http_oneid_session.h"
 #include "ngx_http_oneid_util.h"
 
@@ -78,8 +77,8 @@ static u_char  ngx_http_oneid_info_js[] =
 "    var texts = {\n"
 "        uz: ['Faollik bo\\u2018lmagani sababli sessiyangiz {n} daqiqadan '\n"
 "             + 'so\\u2018ng tugaydi.', 'Ishni davom ettirish'],\n"
-"        ru: ['Из-за отсутствия активности сеанс завершится через '\n"
-"             + '{n} мин.', 'Продолжить работу'],\n"
+"        ru: ['Из-за отсутствия активности сеанс '\n"
+"             + 'завершится через {n} мин.', 'Продолжить работу'],\n"
 "        en: ['Your session will end in {n} min because of inactivity.',\n"
 "             'Continue working']\n"
 "    };\n"
@@ -590,8 +589,8 @@ static ngx_int_t
 ngx_http_oneid_info_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *error)
 {
-    size_t      len;
-    ngx_str_t   body, allow;
+    size_t     len;
+    ngx_str_t  body, allow;
 
     static ngx_str_t  json = ngx_string("application/json; charset=utf-8");
     static ngx_str_t  no_store = ngx_string("no-store");
