@@ -4,7 +4,9 @@
 # Starts its own Redis, a backend (an nginx returning a small fixed body),
 # the mock OneID, and two proxies with one worker each: A = plain
 # proxy_pass, B = the same location with "oneid on".  Logs in once through
-# the mock, then drives A and B in turn (A B A B ...) with wrk.  The proxy
+# the mock, then drives A and B in turn (A B A B ...) with wrk.  B also
+# has a location with "oneid_session_touch off" (a page's background
+# polling), driven as a case of its own (N).  The proxy
 # under test runs alone on CPU 0; wrk, Redis, the backend and the mock
 # share CPU 1.
 #
@@ -141,7 +143,16 @@ oneid_server="
         location = /oneid/callback { oneid_callback; }
         location = /oneid/logout { oneid_logout; }"
 
-proxy_conf $oneid_port "load_module $module;" "$oneid_server" \
+# requests that do not restart the idle timeout: a plain GET each
+notouch_location="
+        location /bench/poll {
+            oneid_session_touch off;
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }"
+
+proxy_conf $oneid_port "load_module $module;" "$oneid_server$notouch_location" \
     "oneid_redis 127.0.0.1:$redis_port;" > "$work/oneid/conf/nginx.conf"
 proxy_conf $cached_port "load_module $module;" "$oneid_server" \
     "oneid_redis 127.0.0.1:$redis_port;
@@ -181,10 +192,12 @@ done
 
 worker_pid() { pgrep -P "$(cat "$work/$1/logs/nginx.pid")" | head -1; }
 rss_kb() { ps -o rss= -p "$1" | tr -d ' '; }
-getex_calls() {
+command_calls() {    # command_calls <command>: how often Redis ran it
     redis-cli -p $redis_port info commandstats \
-        | sed -n 's/^cmdstat_getex:calls=\([0-9]*\).*/\1/p' | tr -d '\r'
+        | sed -n "s/^cmdstat_$1:calls=\([0-9]*\).*/\1/p" | tr -d '\r' \
+        | grep . || echo 0
 }
+getex_calls() { command_calls getex; }
 
 cookie=$(python3 "$top/bench/login.py" --print-cookie \
          --nginx http://127.0.0.1:$oneid_port)
@@ -194,6 +207,9 @@ cookie=$(python3 "$top/bench/login.py" --print-cookie \
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" \
        http://127.0.0.1:$oneid_port/bench/page)
 [ "$code" = 200 ] || { echo "bench: authenticated request got $code" >&2; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" \
+       http://127.0.0.1:$oneid_port/bench/poll)
+[ "$code" = 200 ] || { echo "bench: no-touch request got $code" >&2; exit 1; }
 # the baseline shares Redis, but an older build may not read the current
 # session record: then it gets a session of its own, logged in through it
 base_cookie=$cookie
@@ -222,11 +238,11 @@ to_ms() {    # wrk latency like 1.23ms / 850.00us / 1.02s
         else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 } }'
 }
 
-run_wrk() {    # run_wrk <port> <seconds> [cookie]:
+run_wrk() {    # run_wrk <port> <seconds> [cookie] [path]:
                # "rps p50ms p99ms requests errors"
     local out
     out=$(taskset -c $cpu_rest wrk -t1 -c"$conns" -d"$2"s --latency \
-          -H "Cookie: ${3:-$cookie}" "http://127.0.0.1:$1/bench/page")
+          -H "Cookie: ${3:-$cookie}" "http://127.0.0.1:$1${4:-/bench/page}")
     echo "$out" >> "$work/wrk.log"
     local rps p50 p99 reqs non2xx
     rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
@@ -241,6 +257,7 @@ echo "warming up..."
 run_wrk $plain_port 2 >/dev/null
 run_wrk $oneid_port 2 >/dev/null
 run_wrk $cached_port 2 >/dev/null
+run_wrk $oneid_port 2 "" /bench/poll >/dev/null
 if [ -n "$baseline" ]; then
     run_wrk $base_port 2 "$base_cookie" >/dev/null
     run_wrk $base_cached_port 2 "$base_cookie" >/dev/null
@@ -253,6 +270,11 @@ plain_rss=$(rss_kb "$(worker_pid plain)")
 # (A, B and C run back to back) and their median is reported
 declare -a a_rps b_rps c_rps a_p50 b_p50 c_p50 a_p99 b_p99 c_p99 b_ratio c_ratio
 declare -a d_rps e_rps d_p50 e_p50 d_p99 e_p99 d_ratio e_ratio bd_ratio ce_ratio
+declare -a n_rps n_p50 n_p99 n_ratio
+n_reqs=0
+n_errors=0
+n_get=0
+n_getex=0
 b_reqs=0
 b_errors=0
 calls_before=$(getex_calls)
@@ -271,8 +293,21 @@ for r in $(seq 1 "$rounds"); do
     calls_before=$((calls_before + $(getex_calls) - calls_mid))
     b_ratio+=("$(awk -v a="${a_rps[-1]}" -v b="${b_rps[-1]}" 'BEGIN {print b / a}')")
     c_ratio+=("$(awk -v a="${a_rps[-1]}" -v b="$rps" 'BEGIN {print b / a}')")
-    printf "round %d: plain %s, oneid %s (%.2f), oneid+cache %s (%.2f) req/s\n" \
-        "$r" "${a_rps[-1]}" "${b_rps[-1]}" "${b_ratio[-1]}" "$rps" "${c_ratio[-1]}"
+    # no-touch: its GETs and GETEXs counted apart, out of B's count
+    get_mid=$(command_calls get)
+    calls_mid=$(getex_calls)
+    read -r rps p50 p99 reqs errs <<< \
+        "$(run_wrk $oneid_port "$dur" "" /bench/poll)"
+    n_rps+=("$rps"); n_p50+=("$p50"); n_p99+=("$p99")
+    n_reqs=$((n_reqs + reqs)); n_errors=$((n_errors + errs))
+    n_get=$((n_get + $(command_calls get) - get_mid))
+    n_getex=$((n_getex + $(getex_calls) - calls_mid))
+    calls_before=$((calls_before + $(getex_calls) - calls_mid))
+    n_ratio+=("$(awk -v a="${a_rps[-1]}" -v b="$rps" 'BEGIN {print b / a}')")
+    printf "round %d: plain %s, oneid %s (%.2f), oneid+cache %s (%.2f)," \
+        "$r" "${a_rps[-1]}" "${b_rps[-1]}" "${b_ratio[-1]}" "${c_rps[-1]}" \
+        "${c_ratio[-1]}"
+    printf " no-touch %s (%.2f) req/s\n" "$rps" "${n_ratio[-1]}"
     [ -n "$baseline" ] || continue
     # the baseline's GETEX calls are kept out of the per-request count,
     # as the cached runs' are
@@ -321,6 +356,9 @@ printf "| %-28s | %10.0f | %8.2f | %8.2f | %8.2f |\n" "oneid on (Redis per reque
     "$B" "$B50" "$B99" "$(median "${b_ratio[@]}")"
 printf "| %-28s | %10.0f | %8.2f | %8.2f | %8.2f |\n" "oneid on + session cache" \
     "$C" "$C50" "$C99" "$(median "${c_ratio[@]}")"
+printf "| %-28s | %10.0f | %8.2f | %8.2f | %8.2f |\n" "oneid_session_touch off" \
+    "$(median "${n_rps[@]}")" "$(median "${n_p50[@]}")" \
+    "$(median "${n_p99[@]}")" "$(median "${n_ratio[@]}")"
 if [ -n "$baseline" ]; then
     printf "| %-28s | %10.0f | %8.2f | %8.2f | %8.2f |\n" "oneid on (baseline)" \
         "$(median "${d_rps[@]}")" "$(median "${d_p50[@]}")" \
@@ -342,6 +380,8 @@ awk -v c=$((calls_after - calls_before)) -v n="$b_reqs" -v e="$b_errors" \
     -v a99="$A99" -v b99="$B99" 'BEGIN {
     printf "Redis GETEX per authenticated request: %.3f (%d calls, %d requests, %d non-2xx)\n", c / n, c, n, e
     printf "p99 latency oneid / plain: %.2f\n", b99 / a99 }'
+awk -v get="$n_get" -v getex="$n_getex" -v n="$n_reqs" -v e="$n_errors" 'BEGIN {
+    printf "Redis commands per no-touch request: GET %.3f, GETEX %.3f (%d requests, %d non-2xx)\n", get / n, getex / n, n, e }'
 awk -v a99="$A99" -v c99="$C99" -v g="${calls_cached:-0}" 'BEGIN {
     printf "p99 latency oneid+cache / plain: %.2f; GETEX calls during the cached runs: %d\n", c99 / a99, g }'
 echo "worker RSS: oneid ${rss_before} kB before, ${rss_after} kB after" \

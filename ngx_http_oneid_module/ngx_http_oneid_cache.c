@@ -74,7 +74,7 @@ static void ngx_http_oneid_cache_expire(ngx_http_oneid_cache_t *cache,
 static void ngx_http_oneid_cache_delete(ngx_http_oneid_cache_t *cache,
     u_char *id);
 static ngx_int_t ngx_http_oneid_cache_insert(ngx_http_oneid_cache_t *cache,
-    u_char *id, ngx_str_t *value, ngx_msec_t ttl);
+    u_char *id, ngx_str_t *value, ngx_msec_t ttl, time_t refreshed);
 
 
 /* oneid_session_cache zone=name:size [ttl=time] [refresh=time] */
@@ -338,7 +338,9 @@ ngx_http_oneid_cache_lookup(ngx_http_oneid_cache_t *cache, u_char *id,
 /*
  * NGX_OK: a fresh copy of the session record is in value (from the pool);
  * *refresh says whether this request should push the idle timeout in
- * Redis forward (it is then counted as done).  NGX_DECLINED: not cached.
+ * Redis forward (it is then counted as done); refresh NULL: a request that
+ * does not count as activity (oneid_session_touch), which leaves the
+ * entry's refresh time alone.  NGX_DECLINED: not cached.
  * NGX_ABORT: the session was ended on this node.
  */
 
@@ -385,10 +387,12 @@ ngx_http_oneid_cache_get(ngx_http_oneid_cache_t *cache, u_char *id,
     ngx_memcpy(value->data, cn->data, len);
     value->len = len;
 
-    *refresh = (ngx_time() - cn->refreshed >= cache->refresh);
+    if (refresh != NULL) {
+        *refresh = (ngx_time() - cn->refreshed >= cache->refresh);
 
-    if (*refresh) {
-        cn->refreshed = ngx_time();
+        if (*refresh) {
+            cn->refreshed = ngx_time();
+        }
     }
 
     ngx_queue_remove(&cn->queue);
@@ -404,17 +408,22 @@ done:
 }
 
 
-/* a record just read from Redis (which also restarted its idle timeout) */
+/*
+ * A record just read from Redis: "touched" when that read also restarted
+ * its idle timeout (GETEX), else (a plain GET) the next request that
+ * counts as activity pushes it forward at once.
+ */
 
 void
 ngx_http_oneid_cache_put(ngx_http_oneid_cache_t *cache, u_char *id,
-    ngx_str_t *value)
+    ngx_str_t *value, ngx_uint_t touched)
 {
     if (value->len == 0 || value->len > 0xffffff) {
         return;
     }
 
-    (void) ngx_http_oneid_cache_insert(cache, id, value, cache->ttl);
+    (void) ngx_http_oneid_cache_insert(cache, id, value, cache->ttl,
+                                       touched ? ngx_time() : 0);
 }
 
 
@@ -433,7 +442,7 @@ ngx_http_oneid_cache_revoke(ngx_http_oneid_cache_t *cache, u_char *id,
     ngx_str_null(&none);
 
     if (ngx_http_oneid_cache_insert(cache, id, &none,
-                                    ngx_max(hold, cache->ttl) + 1000)
+                                    ngx_max(hold, cache->ttl) + 1000, 0)
         != NGX_OK)
     {
         /* no room for the tombstone: at least no stale copy stays */
@@ -446,7 +455,7 @@ ngx_http_oneid_cache_revoke(ngx_http_oneid_cache_t *cache, u_char *id,
 
 static ngx_int_t
 ngx_http_oneid_cache_insert(ngx_http_oneid_cache_t *cache, u_char *id,
-    ngx_str_t *value, ngx_msec_t ttl)
+    ngx_str_t *value, ngx_msec_t ttl, time_t refreshed)
 {
     size_t                        size;
     uint32_t                      hash;
@@ -499,7 +508,7 @@ ngx_http_oneid_cache_insert(ngx_http_oneid_cache_t *cache, u_char *id,
     cn->len_hi = (u_char) (value->len >> 16);
     cn->len_lo = (u_short) (value->len & 0xffff);
     cn->expires = ngx_current_msec + ttl;
-    cn->refreshed = ngx_time();
+    cn->refreshed = refreshed;
     ngx_memcpy(cn->id, id, NGX_HTTP_ONEID_CACHE_ID_LEN);
     ngx_memcpy(cn->data, value->data, value->len);
 

@@ -290,9 +290,13 @@ ngx_http_oneid_cached_session(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    refresh = 0;
+
     rc = ngx_http_oneid_cache_get(ctx->cache,
                                   ngx_http_oneid_key_hash(&ctx->session.key),
-                                  r->pool, &res->value, &refresh);
+                                  r->pool, &res->value,
+                                  ngx_http_oneid_touches(r, ctx)
+                                  ? &refresh : NULL);
 
     if (rc == NGX_ABORT) {
         res->rc = NGX_DECLINED;
@@ -340,16 +344,69 @@ ngx_http_oneid_touch_session(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 }
 
 
-/* one round trip reads the session and restarts its idle timeout */
+/*
+ * One round trip reads the session and restarts its idle timeout (GETEX),
+ * or only reads it (GET) for a request that does not count as activity.
+ */
 
 ngx_int_t
 ngx_http_oneid_load_session(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
     ngx_http_oneid_step_pt next)
 {
+    if (!ngx_http_oneid_touches(r, ctx)) {
+        return ngx_http_oneid_redis_wait(r, ctx, next, "GET",
+                                         NGX_HTTP_ONEID_SESSION,
+                                         &ctx->session.sid, NULL, 0);
+    }
+
     return ngx_http_oneid_redis_wait(r, ctx, next, "GETEX",
                                      NGX_HTTP_ONEID_SESSION,
                                      &ctx->session.sid, NULL,
                                      ctx->conf->session_timeout);
+}
+
+
+/*
+ * Whether the client request r belongs to counts as activity: its main
+ * request's oneid_session_touch, so that the subrequests of a page follow
+ * the page.  The value is evaluated once, then kept in ctx.
+ */
+
+ngx_uint_t
+ngx_http_oneid_touches(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
+{
+    ngx_str_t                   value;
+    ngx_http_oneid_loc_conf_t  *olcf;
+
+    if (ctx->touch) {
+        return ctx->touch == NGX_HTTP_ONEID_TOUCH_YES;
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r->main, ngx_http_oneid_module);
+
+    ctx->touch = olcf->session_touch ? NGX_HTTP_ONEID_TOUCH_YES
+                                     : NGX_HTTP_ONEID_TOUCH_NO;
+
+    if (olcf->session_touch_value != NULL) {
+        if (ngx_http_complex_value(r->main, olcf->session_touch_value,
+                                   &value)
+            != NGX_OK)
+        {
+            /* in doubt the request counts, as it did before the directive */
+            return 1;
+        }
+
+        if (value.len == 0 || (value.len == 1 && value.data[0] == '0')) {
+            ctx->touch = NGX_HTTP_ONEID_TOUCH_NO;
+        }
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oneid: request %s the idle timeout",
+                   ctx->touch == NGX_HTTP_ONEID_TOUCH_YES
+                   ? "restarts" : "does not restart");
+
+    return ctx->touch == NGX_HTTP_ONEID_TOUCH_YES;
 }
 
 
@@ -411,7 +468,8 @@ ngx_http_oneid_cache_session(ngx_http_oneid_ctx_t *ctx)
     {
         ngx_http_oneid_cache_put(ctx->cache,
                                  ngx_http_oneid_key_hash(&ctx->session.key),
-                                 &ctx->wait.result.value);
+                                 &ctx->wait.result.value,
+                                 ctx->touch == NGX_HTTP_ONEID_TOUCH_YES);
     }
 }
 

@@ -5,7 +5,7 @@
  * The per-request context of the request handlers, private to them: the
  * context and the steps the flows share (ngx_http_oneid_ctx.c), and the
  * flows the access handler dispatches to (ngx_http_oneid_login.c,
- * ngx_http_oneid_logout.c).
+ * ngx_http_oneid_logout.c, ngx_http_oneid_info.c).
  */
 
 
@@ -26,6 +26,10 @@
 #define NGX_HTTP_ONEID_STATE    "state"
 /* the OneID token of a session, kept for a logout after it expired */
 #define NGX_HTTP_ONEID_TOKEN    "token"
+
+/* ctx->touch: not decided yet (0), or oneid_session_touch's verdict */
+#define NGX_HTTP_ONEID_TOUCH_YES  1
+#define NGX_HTTP_ONEID_TOUCH_NO   2
 
 
 typedef struct ngx_http_oneid_ctx_s     ngx_http_oneid_ctx_t;
@@ -84,6 +88,9 @@ struct ngx_http_oneid_ctx_s {
     ngx_uint_t                    idp_ended;
     ngx_http_oneid_step_pt        then;
 
+    /* whether the request restarts the idle timeout, once decided */
+    unsigned                      touch:2;
+
     unsigned                      authenticated:1;
     unsigned                      idp_failed:1;
     /* the request body is on its way (oneid_admin) */
@@ -114,6 +121,8 @@ ngx_int_t ngx_http_oneid_cached_session(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 ngx_int_t ngx_http_oneid_load_session(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next);
+ngx_uint_t ngx_http_oneid_touches(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
 ngx_int_t ngx_http_oneid_session_usable(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 void ngx_http_oneid_cache_session(ngx_http_oneid_ctx_t *ctx);
@@ -139,6 +148,12 @@ ngx_int_t ngx_http_oneid_end_idp_sessions(ngx_http_request_t *r,
 /* ngx_http_oneid_admin.c */
 ngx_int_t ngx_http_oneid_admin(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
+
+/* ngx_http_oneid_info.c */
+ngx_int_t ngx_http_oneid_info(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+char *ngx_http_oneid_session_info(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 #endif /* _NGX_HTTP_ONEID_CTX_H_INCLUDED_ */

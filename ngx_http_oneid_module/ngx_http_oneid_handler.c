@@ -14,6 +14,7 @@
  *   oneid_callback:     ngx_http_oneid_login.c
  *   oneid_logout:       ngx_http_oneid_logout.c
  *   oneid_admin:        ngx_http_oneid_admin.c, in the precontent phase
+ *   oneid_session_info: ngx_http_oneid_info.c
  *
  * Also here: a request an internal redirect brought to another location.
  */
@@ -148,6 +149,8 @@ ngx_http_oneid_dispatch(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         /* ngx_http_oneid_precontent_handler() */
         ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_oneid_module);
         return NGX_DECLINED;
+    case NGX_HTTP_ONEID_ROLE_INFO:
+        return ngx_http_oneid_info(r, ctx);
 
     default:
         return ngx_http_oneid_protect(r, ctx);

@@ -18,6 +18,7 @@
 #include "ngx_http_oneid_handler.h"
 #include "ngx_http_oneid_key.h"
 #include "ngx_http_oneid_audit.h"
+#include "ngx_http_oneid_ctx.h"
 
 
 static ngx_int_t ngx_http_oneid_add_variables(ngx_conf_t *cf);
@@ -44,6 +45,8 @@ static char *ngx_http_oneid_key_file_directive(ngx_conf_t *cf,
 static char *ngx_http_oneid_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oneid_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oneid_session_touch(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static void ngx_http_oneid_exit_process(ngx_cycle_t *cycle);
 
@@ -114,6 +117,13 @@ static ngx_command_t  ngx_http_oneid_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oneid_loc_conf_t, max_per_user),
+      NULL },
+
+    { ngx_string("oneid_session_info"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_oneid_session_info,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_ONEID_ROLE_INFO,
       NULL },
 
     { ngx_string("oneid_redis"),
@@ -198,6 +208,13 @@ static ngx_command_t  ngx_http_oneid_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oneid_loc_conf_t, session_lifetime),
+      NULL },
+
+    { ngx_string("oneid_session_touch"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oneid_session_touch,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("oneid_state_timeout"),
@@ -482,6 +499,9 @@ ngx_http_oneid_create_loc_conf(ngx_conf_t *cf)
     conf->session_lifetime = NGX_CONF_UNSET;
     conf->state_timeout = NGX_CONF_UNSET;
     conf->max_per_user = NGX_CONF_UNSET_UINT;
+    conf->session_touch = NGX_CONF_UNSET;
+    conf->session_touch_value = NGX_CONF_UNSET_PTR;
+    conf->session_warn = NGX_CONF_UNSET;
     conf->cookie_secure = NGX_CONF_UNSET;
     conf->pass_headers = NGX_CONF_UNSET;
     conf->header_encoding = NGX_CONF_UNSET_UINT;
@@ -529,6 +549,12 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              10 * 60);
 
     ngx_conf_merge_uint_value(conf->max_per_user, prev->max_per_user, 0);
+    /* the directive sets both: inherited together */
+    ngx_conf_merge_value(conf->session_touch, prev->session_touch, 1);
+    ngx_conf_merge_ptr_value(conf->session_touch_value,
+                             prev->session_touch_value, NULL);
+
+    ngx_conf_merge_sec_value(conf->session_warn, prev->session_warn, 5 * 60);
 
     ngx_conf_merge_value(conf->cookie_secure, prev->cookie_secure, 1);
 
@@ -766,6 +792,64 @@ ngx_http_oneid_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return ngx_http_oneid_cache_parse(cf, cmd, &omcf->cache);
+}
+
+
+/* oneid_session_touch on | off | value with variables */
+
+static char *
+ngx_http_oneid_session_touch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oneid_loc_conf_t *olcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_complex_value_t          *cv;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (olcf->session_touch != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    olcf->session_touch = 1;
+    olcf->session_touch_value = NULL;
+
+    if (ngx_strcmp(value[1].data, "on") == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        olcf->session_touch = 0;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_script_variables_count(&value[1]) == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\": it must be "
+                           "\"on\", \"off\" or contain variables",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    cv = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (cv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = cv;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    olcf->session_touch_value = cv;
+
+    return NGX_CONF_OK;
 }
 
 

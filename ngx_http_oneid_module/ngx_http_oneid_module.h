@@ -30,6 +30,7 @@
 #define NGX_HTTP_ONEID_ROLE_NONE       0
 #define NGX_HTTP_ONEID_ROLE_CALLBACK   1
 #define NGX_HTTP_ONEID_ROLE_LOGOUT     2
+#define NGX_HTTP_ONEID_ROLE_INFO       3
 #define NGX_HTTP_ONEID_ROLE_LOGOUT_ALL 4
 #define NGX_HTTP_ONEID_ROLE_ADMIN      5
 
@@ -84,6 +85,11 @@ typedef struct {
 
     /* the sessions a user may have at once; 0: any number */
     ngx_uint_t                    max_per_user;
+    /* whether a request restarts the idle timeout: touch, else the value */
+    ngx_flag_t                    session_touch;
+    ngx_http_complex_value_t     *session_touch_value;
+    /* oneid_session_info: warn this long before the idle timeout */
+    time_t                        session_warn;
 
     ngx_str_t                     cookie_name;
     ngx_str_t                     state_cookie_name;
@@ -104,7 +110,7 @@ typedef struct {
     ngx_http_oneid_audit_log_t   *audit_log;
     ngx_uint_t                    idp_session;
 
-    /* where "oneid on", "oneid_callback" or "oneid_logout" was written */
+    /* where "oneid on" or a role ("oneid_callback", ...) was written */
     u_char                       *conf_file;
     ngx_uint_t                    conf_line;
 } ngx_http_oneid_loc_conf_t;
@@ -119,7 +125,7 @@ char *ngx_http_oneid_cache_parse(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_oneid_cache_get(ngx_http_oneid_cache_t *cache, u_char *id,
     ngx_pool_t *pool, ngx_str_t *value, ngx_uint_t *refresh);
 void ngx_http_oneid_cache_put(ngx_http_oneid_cache_t *cache, u_char *id,
-    ngx_str_t *value);
+    ngx_str_t *value, ngx_uint_t touched);
 void ngx_http_oneid_cache_revoke(ngx_http_oneid_cache_t *cache, u_char *id,
     ngx_msec_t hold);
 

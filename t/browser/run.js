@@ -9,6 +9,11 @@
 // another origin and, for the browser, another site (Sec-Fetch-Site:
 // cross-site), without a port of its own.
 //
+// The idle warning (scenario 6): the MIS's pages (a third server {},
+// "mis-backend", gzip on like many upstreams) get the module's script
+// through sub_filter on a protected location with a 20 s idle timeout and
+// a 12 s warning.
+//
 // Prints each check, then "N passed, N failed"; exits 1 on a failure.
 // Screenshots and nginx's logs: build/browser/.
 
@@ -44,6 +49,7 @@ const site = `http://127.0.0.1:${port}`;
 const other = `http://localhost:${port}`;
 const oneid = `https://127.0.0.1:${oneidPort}/sso/oauth/Authorization.do`;
 const pin = '41203870000017';          // the mock's "doctor"
+const redisPort = env('REDIS_PORT');
 
 // --- nginx ---------------------------------------------------------------
 
@@ -53,6 +59,31 @@ const locations = `
         oneid off;
         default_type text/html;
         return 200 '<!DOCTYPE html><title>links</title><a id=out href="/oneid/logout">out</a>';
+    }
+
+    # the idle warning, injected into every page of the MIS
+    location = /oneid/session-mis {
+        oneid_session_info warn=12s;
+        oneid_session_timeout 20s;
+    }
+
+    # the browser asks for it along with the pages: with "oneid on" (and
+    # location /'s idle timeout) it would count as activity
+    location = /favicon.ico {
+        oneid off;
+        return 404;
+    }
+
+    location /mis/ {
+        oneid on;
+        oneid_session_timeout 20s;
+        add_header Content-Security-Policy "default-src 'self'; script-src 'self'; style-src 'self'" always;
+        proxy_pass http://127.0.0.1:${port};
+        proxy_set_header Host mis-backend;
+        # upstream gzip would hide </head> from sub_filter
+        proxy_set_header Accept-Encoding "";
+        sub_filter '</head>' '<script src="/oneid/session-mis?script" defer></script></head>';
+        sub_filter_once on;
     }
 
     location = /ssi.html {
@@ -98,6 +129,25 @@ ${httpConf}
         listen 127.0.0.1:${port} default_server;
         server_name 127.0.0.1;
 ${serverConf}
+    }
+
+    # the legacy MIS: plain pages, gzipped when the client allows it
+    server {
+        listen 127.0.0.1:${port};
+        server_name mis-backend;
+        gzip on;
+        gzip_min_length 0;
+        default_type text/html;
+
+        location ~ ^/mis/(uz|ru|en)/ {
+            return 200 '<!DOCTYPE html><html lang="$1"><head><title>MIS $1</title></head><body><h1>MIS</h1><p>patients</p></body></html>';
+        }
+
+        # no lang attribute, and the script already in the page: with the
+        # one sub_filter adds it is there twice
+        location /mis/ {
+            return 200 '<!DOCTYPE html><html><head><title>MIS</title></head><body><h1>MIS</h1><script src="/oneid/session-mis?script" defer></script></body></html>';
+        }
     }
 
     # another site with a logout link to ours
@@ -305,6 +355,38 @@ const texts = {
     },
 };
 
+// the suite's Redis, through redis-cli (the test's own process only)
+function redis(...args) {
+    return execFileSync('redis-cli', ['-p', redisPort, ...args],
+                        { encoding: 'utf8' }).trim();
+}
+
+async function sessionKey(ctx) {
+    const c = (await ctx.cookies(site)).find((k) => k.name === 'oneid_session');
+    if (!c) throw new Error('no session cookie');
+    return 'oneid:session:'
+        + crypto.createHash('sha256').update(c.value).digest('hex');
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Wait until fn() is true (checked every 100 ms); seconds waited, or null.
+async function until(fn, seconds) {
+    const start = Date.now();
+    while (Date.now() - start < seconds * 1000) {
+        if (await fn()) return (Date.now() - start) / 1000;
+        await sleep(100);
+    }
+    return null;
+}
+
+const banner = (page) => page.locator('[data-oneid-session-warning]');
+
+async function bannerShown(page) {
+    const b = banner(page);
+    return (await b.count()) === 1 && (await b.isVisible());
+}
+
 async function main(browser) {
     await scenario('1. a doctor signs in and comes back to the page asked for',
                    async () => {
@@ -440,6 +522,129 @@ async function main(browser) {
     });
 }
 
+async function idleWarning(browser) {
+    await scenario('6. the idle warning: banner, "continue working", logout',
+                   async () => {
+        const ctx = await newContext(browser, { locale: 'en-US' });
+        const page = await ctx.newPage();
+        const other = await ctx.newPage();
+        const infoRequests = [];
+        const cspErrors = [];
+        const trace = [];
+        const start = Date.now();
+        for (const [name, p] of [['A', page], ['B', other]]) {
+            p.on('response', (r) => {
+                if (r.url().includes('/oneid/session-mis')) {
+                    trace.push(`${((Date.now() - start) / 1000).toFixed(1)} ${name}`
+                               + ` ${r.request().method()} ${r.status()}`);
+                }
+            });
+            p.on('console', (m) => trace.push(`${name} console: ${m.text()}`));
+            p.on('pageerror', (e) => trace.push(`${name} error: ${e}`));
+        }
+        for (const p of [page, other]) {
+            p.on('request', (r) => {
+                if (r.url().includes('/oneid/session-mis')
+                    && !r.url().includes('?script')) {
+                    infoRequests.push(r.method());
+                }
+            });
+            p.on('console', (m) => {
+                if (/Content Security Policy|Refused to/.test(m.text())) {
+                    cspErrors.push(m.text());
+                }
+            });
+        }
+
+        await signIn(page, 'doctor', `${site}/mis/ru/patients`);
+        check('signed in, on the MIS page',
+              page.url() === `${site}/mis/ru/patients`, page.url());
+        // the page with the script twice; opening it is activity: t0
+        await other.goto(`${site}/mis/x/queue`);
+        const t0 = Date.now();
+        const key = await sessionKey(ctx);
+        const ttl0 = +redis('PTTL', key);
+        check('the MIS page carries the script (sub_filter, despite upstream gzip)',
+              (await page.locator('script[src="/oneid/session-mis?script"]')
+                  .count()) === 1);
+        check('the idle timeout is 20 s', ttl0 > 18000 && ttl0 <= 20000,
+              `PTTL ${ttl0}`);
+
+        await sleep(6000 - (Date.now() - t0));
+        check('no banner 6 s after the last activity (12 s before the end: at 8 s)',
+              !(await bannerShown(page)) && !(await bannerShown(other)));
+        check('the script has asked already (GET)',
+              infoRequests.length >= 2 && infoRequests.every((m) => m === 'GET'),
+              infoRequests.join(' '));
+        let ttl = +redis('PTTL', key);
+        check('its polling does not extend the session (TTL keeps falling)',
+              ttl > 0 && ttl <= 14500, `PTTL ${ttl} at 6 s`);
+
+        const waited = await until(() => bannerShown(page), 8);
+        const at = (Date.now() - t0) / 1000;
+        check('the banner appears about 12 s before the end',
+              waited !== null && at >= 6.5 && at <= 10, `at ${at.toFixed(1)} s`);
+        const b = banner(page);
+        const text = waited !== null ? await b.innerText() : '';
+        check('in the page\'s language (html lang="ru"), with the minutes left',
+              /Из-за отсутствия активности сеанс завершится через 1 мин\./
+                  .test(text)
+              && (await b.getAttribute('role')) === 'alert', text);
+        await until(() => bannerShown(other), 3);
+        const otherText = await banner(other).innerText().catch(() => '');
+        check('a page without lang: the browser\'s language (en), one banner '
+              + 'although the script is there twice',
+              otherText.includes('Your session will end in 1 min')
+              && (await banner(other).count()) === 1, otherText);
+        await shot(page, 'idle-warning-ru');
+        const ttl6 = ttl;
+        ttl = +redis('PTTL', key);
+        check('still no extension while the banner is shown',
+              ttl > 0 && ttl < ttl6, `PTTL ${ttl}, ${ttl6} at 6 s`);
+
+        const button = page.getByRole('button', { name: 'Продолжить работу' });
+        check('"continue working" is a real button', await button.isVisible());
+        const posted = page.waitForResponse((r) =>
+            r.url().endsWith('/oneid/session-mis')
+            && r.request().method() === 'POST');
+        posted.catch(() => {});
+        await button.click();
+        const res = await posted;
+        const t1 = Date.now();
+        ttl = +redis('PTTL', key);
+        check('one POST restores the idle timeout',
+              res.status() === 200 && ttl > 18500,
+              `${res.status()}, PTTL ${ttl}`);
+        check('the banner is gone',
+              (await until(async () => !(await bannerShown(page)), 2)) !== null);
+        check('and from the other tab too (it asks every 10 s at most)',
+              (await until(async () => !(await bannerShown(other)), 11))
+              !== null);
+        check('exactly one POST so far',
+              infoRequests.filter((m) => m === 'POST').length === 1,
+              infoRequests.join(' '));
+        check('no CSP violation', cspErrors.length === 0, cspErrors.join('; '));
+
+        // no more activity: the session ends 20 s after the POST, and the
+        // page goes to sign in by itself.  OneID's own session ends too
+        // (the mock's SSO cookie): with it alive OneID would sign the
+        // browser straight back in (oneid_idp_session, issue 10 part 5).
+        await ctx.clearCookies({ name: 'mock_sso' });
+        const gone = await until(() => page.url().startsWith(oneid), 32);
+        const end = (Date.now() - t1) / 1000;
+        check('after the idle timeout the page goes to the OneID login page',
+              gone !== null && end >= 19.5 && page.url().startsWith(oneid),
+              `${page.url()} after ${end.toFixed(1)} s`);
+        await page.waitForLoadState('load').catch(() => {});
+        const login = await page.locator('body').innerText().catch(() => '');
+        check('... which asks for a user',
+              login.includes('choose a test user'), login.slice(0, 200));
+        check('the session is gone in Redis', redis('EXISTS', key) === '0');
+        fs.writeFileSync(path.join(out, 'idle-warning.log'), trace.join('\n') + '\n');
+        await ctx.close();
+    });
+}
+
 (async () => {
     fs.rmSync(out, { recursive: true, force: true });
     fs.mkdirSync(out, { recursive: true });
@@ -458,6 +663,7 @@ async function main(browser) {
         console.log(`# ${chromiumBin} ${browser.version()}, playwright-core `
                     + require('playwright-core/package.json').version);
         await main(browser);
+        await idleWarning(browser);
     } catch (e) {
         check('set-up', false, e.stack || String(e));
     } finally {
