@@ -27,12 +27,17 @@
 #include "ngx_http_oneid_ctx.h"
 #include "ngx_http_oneid_index.h"
 #include "ngx_http_oneid_page.h"
+#include "ngx_http_oneid_util.h"
 
 
 /* a request is a few dozen bytes */
 #define NGX_HTTP_ONEID_ADMIN_MAX_BODY  4096
 
 #define NGX_HTTP_ONEID_PINFL_LEN       14
+
+/* the PINFL the request names, kept where a session's would be */
+#define ngx_http_oneid_admin_pinfl(ctx)                                       \
+    (&(ctx)->session.identity.field[NGX_HTTP_ONEID_PIN])
 
 
 static void ngx_http_oneid_admin_body(ngx_http_request_t *r);
@@ -51,7 +56,6 @@ static ngx_int_t ngx_http_oneid_admin_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *message);
 static ngx_int_t ngx_http_oneid_admin_send(ngx_http_request_t *r,
     ngx_uint_t status, json_t *o);
-static void ngx_http_oneid_admin_mask(ngx_str_t *pinfl, u_char *masked);
 
 
 ngx_int_t
@@ -137,9 +141,8 @@ ngx_http_oneid_admin_body(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_oneid_admin_request(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
-    u_char                      masked[NGX_HTTP_ONEID_PINFL_LEN];
     json_t                     *o;
-    ngx_str_t                   body, action, *pinfl;
+    ngx_str_t                   body, action, *pinfl, masked;
     ngx_uint_t                  i;
     const char                 *s;
     json_error_t                err;
@@ -210,12 +213,13 @@ ngx_http_oneid_admin_request(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     if (action.len == 6 && ngx_strncmp(action.data, "revoke", 6) == 0) {
         json_decref(o);
 
-        ngx_http_oneid_admin_mask(pinfl, masked);
+        if (ngx_http_oneid_mask_pinfl(r->pool, pinfl, &masked) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
 
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                      "oneid: %V asks to revoke the sessions of PINFL %*s",
-                      &r->connection->addr_text,
-                      (size_t) NGX_HTTP_ONEID_PINFL_LEN, masked);
+                      "oneid: %V asks to revoke the sessions of PINFL %V",
+                      &r->connection->addr_text, &masked);
 
         if (ngx_http_oneid_index_end_all(r, pinfl, "revoked", NULL, &cmd)
             != NGX_OK)
@@ -288,10 +292,10 @@ ngx_http_oneid_admin_read(ngx_http_request_t *r, ngx_str_t *body)
 static ngx_int_t
 ngx_http_oneid_admin_listed(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
-    u_char                   masked[NGX_HTTP_ONEID_PINFL_LEN];
     time_t                   now;
     size_t                   i;
     json_t                  *list, *sessions, *o, *s;
+    ngx_str_t                masked;
     json_error_t             err;
     ngx_http_oneid_result_t  *res;
 
@@ -327,11 +331,16 @@ ngx_http_oneid_admin_listed(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 
     json_decref(list);
 
-    ngx_http_oneid_admin_mask(&ctx->session.identity.field[NGX_HTTP_ONEID_PIN],
-                              masked);
+    if (ngx_http_oneid_mask_pinfl(r->pool, ngx_http_oneid_admin_pinfl(ctx),
+                                  &masked)
+        != NGX_OK)
+    {
+        json_decref(sessions);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    o = json_pack("{s:s#, s:o*}", "pinfl", masked,
-                  (int) NGX_HTTP_ONEID_PINFL_LEN, "sessions", sessions);
+    o = json_pack("{s:s#, s:o*}", "pinfl", masked.data, (int) masked.len,
+                  "sessions", sessions);
 
     return ngx_http_oneid_admin_send(r, NGX_HTTP_OK, o);
 }
@@ -414,14 +423,18 @@ ngx_http_oneid_admin_revoked(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 static ngx_int_t
 ngx_http_oneid_admin_done(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
-    u_char   masked[NGX_HTTP_ONEID_PINFL_LEN];
-    json_t  *o;
+    json_t     *o;
+    ngx_str_t   masked;
 
-    ngx_http_oneid_admin_mask(&ctx->session.identity.field[NGX_HTTP_ONEID_PIN],
-                              masked);
+    if (ngx_http_oneid_mask_pinfl(r->pool, ngx_http_oneid_admin_pinfl(ctx),
+                                  &masked)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     o = json_pack("{s:s#, s:I, s:I, s:b}",
-                  "pinfl", masked, (int) NGX_HTTP_ONEID_PINFL_LEN,
+                  "pinfl", masked.data, (int) masked.len,
                   "revoked", (json_int_t) ctx->login.ended_count,
                   "oneid_sessions_ended", (json_int_t) ctx->idp_ended,
                   "complete", !ctx->idp_failed);
@@ -478,17 +491,6 @@ ngx_http_oneid_admin_send(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     return ngx_http_oneid_send_body(r, status,
-                                    "application/json; charset=utf-8", &body);
-}
-
-
-/* "1234*******890": enough to tell users apart in a log, not to find one */
-
-static void
-ngx_http_oneid_admin_mask(ngx_str_t *pinfl, u_char *masked)
-{
-    ngx_memset(masked, '*', NGX_HTTP_ONEID_PINFL_LEN);
-    ngx_memcpy(masked, pinfl->data, 4);
-    ngx_memcpy(masked + NGX_HTTP_ONEID_PINFL_LEN - 3,
-               pinfl->data + pinfl->len - 3, 3);
+                                    "application/json; charset=utf-8", NULL,
+                                    &body);
 }

@@ -23,8 +23,12 @@
 #include "ngx_http_oneid_module.h"
 #include "ngx_http_oneid_ctx.h"
 #include "ngx_http_oneid_headers.h"
+#include "ngx_http_oneid_page.h"
 #include "ngx_http_oneid_session.h"
 #include "ngx_http_oneid_util.h"
+
+
+#define NGX_HTTP_ONEID_INFO_JSON  "application/json; charset=utf-8"
 
 
 static ngx_int_t ngx_http_oneid_info_read(ngx_http_request_t *r,
@@ -36,8 +40,6 @@ static ngx_int_t ngx_http_oneid_info_answer(ngx_http_request_t *r,
 static u_char *ngx_http_oneid_info_string(u_char *p, ngx_str_t *s);
 static ngx_int_t ngx_http_oneid_info_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *error);
-static ngx_int_t ngx_http_oneid_info_send(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *type, ngx_str_t *cache, ngx_str_t *body);
 static ngx_int_t ngx_http_oneid_info_script(ngx_http_request_t *r);
 
 
@@ -473,8 +475,6 @@ ngx_http_oneid_info_answer(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
     ngx_str_t                   body, name, pin, *f;
     ngx_http_oneid_identity_t  *id;
 
-    static ngx_str_t  json = ngx_string("application/json; charset=utf-8");
-    static ngx_str_t  no_store = ngx_string("no-store");
 
     id = &ctx->session.identity;
     f = id->field;
@@ -507,23 +507,10 @@ ngx_http_oneid_info_answer(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
         name.len = p - name.data;
     }
 
-    /* enough for the user to recognise, too little to use: 1234*******890 */
-
-    pin = f[NGX_HTTP_ONEID_PIN];
-
-    if (pin.len >= 8) {
-        p = ngx_pnalloc(r->pool, pin.len);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memcpy(p, pin.data, 4);
-        ngx_memset(p + 4, '*', pin.len - 7);
-        ngx_memcpy(p + pin.len - 3, pin.data + pin.len - 3, 3);
-        pin.data = p;
-
-    } else {
-        pin.len = 0;
+    if (ngx_http_oneid_mask_pinfl(r->pool, &f[NGX_HTTP_ONEID_PIN], &pin)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     len = sizeof("{\"authenticated\":true,\"name\":,\"user_type\":,"
@@ -568,7 +555,8 @@ ngx_http_oneid_info_answer(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
 
     body.len = p - body.data;
 
-    return ngx_http_oneid_info_send(r, NGX_HTTP_OK, &json, &no_store, &body);
+    return ngx_http_oneid_send_body(r, NGX_HTTP_OK, NGX_HTTP_ONEID_INFO_JSON,
+                                    NULL, &body);
 }
 
 
@@ -592,8 +580,6 @@ ngx_http_oneid_info_error(ngx_http_request_t *r, ngx_uint_t status,
     size_t     len;
     ngx_str_t  body, allow;
 
-    static ngx_str_t  json = ngx_string("application/json; charset=utf-8");
-    static ngx_str_t  no_store = ngx_string("no-store");
 
     if (status == NGX_HTTP_NOT_ALLOWED) {
         ngx_str_set(&allow, "GET, HEAD, POST");
@@ -618,56 +604,8 @@ ngx_http_oneid_info_error(ngx_http_request_t *r, ngx_uint_t status,
                            error, status)
                - body.data;
 
-    return ngx_http_oneid_info_send(r, status, &json, &no_store, &body);
-}
-
-
-static ngx_int_t
-ngx_http_oneid_info_send(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *type, ngx_str_t *cache, ngx_str_t *body)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_oneid_add_header_out(r, "Cache-Control", cache) == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_type = *type;
-    r->headers_out.content_type_len = type->len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.content_length_n = body->len;
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
-    }
-
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
-
-    return NGX_DONE;
+    return ngx_http_oneid_send_body(r, status, NGX_HTTP_ONEID_INFO_JSON, NULL,
+                                    &body);
 }
 
 
@@ -678,12 +616,10 @@ ngx_http_oneid_info_script(ngx_http_request_t *r)
 {
     ngx_str_t  body;
 
-    static ngx_str_t  js = ngx_string("application/javascript; "
-                                      "charset=utf-8");
-    static ngx_str_t  cache = ngx_string("max-age=300");
-
     body.data = ngx_http_oneid_info_js;
     body.len = sizeof(ngx_http_oneid_info_js) - 1;
 
-    return ngx_http_oneid_info_send(r, NGX_HTTP_OK, &js, &cache, &body);
+    return ngx_http_oneid_send_body(r, NGX_HTTP_OK,
+                                    "application/javascript; charset=utf-8",
+                                    "max-age=300", &body);
 }

@@ -327,26 +327,41 @@ ngx_http_oneid_send_page(ngx_http_request_t *r, ngx_http_oneid_page_e id)
     return ngx_http_oneid_send_body(r, page->status,
                                     json ? "application/json; charset=utf-8"
                                          : "text/html; charset=utf-8",
-                                    &body);
+                                    NULL, &body);
 }
 
 
 /*
- * An answer made here, never stored by a cache: the request is finalized
- * and NGX_DONE returned (or a status for nginx to answer with).
+ * An answer made here: the request is finalized and NGX_DONE returned (or
+ * a status for nginx to answer with).  cache: its Cache-Control, NULL for
+ * "no-store", what answers about a user need.
  */
 
 ngx_int_t
 ngx_http_oneid_send_body(ngx_http_request_t *r, ngx_uint_t status,
-    const char *type, ngx_str_t *body)
+    const char *type, const char *cache, ngx_str_t *body)
 {
     ngx_int_t     rc;
+    ngx_str_t     value;
     ngx_buf_t    *b;
     ngx_chain_t   out;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK
-        || ngx_http_oneid_no_store(r) != NGX_OK)
-    {
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (cache == NULL) {
+        rc = ngx_http_oneid_no_store(r);
+
+    } else {
+        value.data = (u_char *) cache;
+        value.len = ngx_strlen(cache);
+
+        rc = ngx_http_oneid_add_header_out(r, "Cache-Control", &value)
+             ? NGX_OK : NGX_ERROR;
+    }
+
+    if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

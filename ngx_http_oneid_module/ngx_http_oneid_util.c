@@ -141,3 +141,31 @@ ngx_http_oneid_add_header_out(ngx_http_request_t *r, const char *key,
 
     return h;
 }
+
+
+/*
+ * "1234*******890": enough for a user or an administrator to recognise,
+ * too little to use; empty for a value too short to mask
+ */
+
+ngx_int_t
+ngx_http_oneid_mask_pinfl(ngx_pool_t *pool, ngx_str_t *pin, ngx_str_t *out)
+{
+    if (pin->len < 8) {
+        ngx_str_null(out);
+        return NGX_OK;
+    }
+
+    out->data = ngx_pnalloc(pool, pin->len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->len = pin->len;
+
+    ngx_memcpy(out->data, pin->data, 4);
+    ngx_memset(out->data + 4, '*', pin->len - 7);
+    ngx_memcpy(out->data + pin->len - 3, pin->data + pin->len - 3, 3);
+
+    return NGX_OK;
+}

@@ -30,4 +30,8 @@ ngx_table_elt_t *ngx_http_oneid_add_header_out(ngx_http_request_t *r,
     const char *key, ngx_str_t *value);
 
 
+ngx_int_t ngx_http_oneid_mask_pinfl(ngx_pool_t *pool, ngx_str_t *pin,
+    ngx_str_t *out);
+
+
 #endif /* _NGX_HTTP_ONEID_UTIL_H_INCLUDED_ */

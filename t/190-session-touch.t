@@ -208,14 +208,16 @@ $t->stop;
 
 # --- configuration ---------------------------------------------------------
 
-like Test::OneID::nginx_t(http => 'oneid_session_touch maybe;'),
+sub nginx_t_says { (Test::OneID::nginx_t($_[0], server => 0))[1] }
+
+like nginx_t_says('oneid_session_touch maybe;'),
     qr/invalid value "maybe" in "oneid_session_touch": it must be "on", "off" or contain variables/,
     'nginx -t rejects oneid_session_touch maybe';
-like Test::OneID::nginx_t(http => 'oneid_session_touch off; oneid_session_touch on;'),
+like nginx_t_says('oneid_session_touch off; oneid_session_touch on;'),
     qr/"oneid_session_touch" directive is duplicate/, '... and a duplicate';
-like Test::OneID::nginx_t(http => 'oneid_session_touch $no_such_variable;'),
+like nginx_t_says('oneid_session_touch $no_such_variable;'),
     qr/unknown "no_such_variable" variable/, '... and an unknown variable';
-like Test::OneID::nginx_t(http => 'oneid_session_touch $http_x_poll;'),
+like nginx_t_says('oneid_session_touch $http_x_poll;'),
     qr/test is successful/, '... but takes a variable';
 
 done_testing;

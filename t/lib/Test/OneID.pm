@@ -268,25 +268,6 @@ sub tcp_connections {
 }
 
 # ---------------------------------------------------------------------------
-# nginx -t on a configuration of its own (the module loaded, nothing else
-# started): its output, e.g.
-#   like Test::OneID::nginx_t(http => 'oneid_session_touch maybe;'), qr/.../;
-
-sub nginx_t {
-    my (%o) = @_;
-    require File::Temp;
-    my $dir = File::Temp::tempdir(CLEANUP => 1);
-    mkdir "$dir/logs";
-    open my $fh, '>', "$dir/nginx.conf" or croak "nginx_t: $!";
-    print $fh "load_module $ENV{TEST_NGINX_LOAD_MODULES};\n"
-        . "error_log $dir/logs/error.log;\nevents {}\n"
-        . "http {\n" . ($o{http} // '') . "\n}\n";
-    close $fh;
-    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-    return scalar `$nginx -t -p $dir -c $dir/nginx.conf 2>&1`;
-}
-
-# ---------------------------------------------------------------------------
 # Sessions written straight into Redis, as a login leaves them (see
 # ngx_http_oneid_session.c), for tests that need a signed-in request but
 # not a login:
