@@ -42,6 +42,8 @@ typedef struct {
     ngx_str_t                     key;
     ngx_http_oneid_identity_t     identity;
     /* the cookie was read: an internal redirect hides it afterwards */
+    /* the subscription to revocations when asked, see cached_session() */
+    ngx_uint_t                    subscription;
     unsigned                      have_cookie:1;
     unsigned                      old_cookie:1;
     unsigned                      from_cache:1;

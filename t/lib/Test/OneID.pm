@@ -186,6 +186,26 @@ sub command_calls {
     return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
 }
 
+# how many connections are subscribed to $channel:
+#   $t->subscribers('oneid:revoked')
+sub subscribers {
+    my ($self, $channel) = @_;
+    my $reply = $self->redis('PUBSUB', 'NUMSUB', $channel);
+    return $reply->[1];
+}
+
+# Poll $cond every 20 ms until it returns true; false after $timeout s.
+#   Test::OneID::wait_until(5, sub { $t->subscribers($ch) == 3 })
+sub wait_until {
+    my ($timeout, $cond) = @_;
+    my $deadline = time + $timeout;
+    while (1) {
+        return 1 if $cond->();
+        return 0 if time > $deadline;
+        sleep 0.02;
+    }
+}
+
 # A login state written straight into Redis, as a login start leaves it:
 #   Test::OneID::seed_state($state, $binding_cookie, '/return');
 #   Test::OneID::state_key($state, 'oneid150:')  # prefix: oneid: if none
@@ -598,6 +618,271 @@ sub run {
         }
     }
 }
+
+# ===========================================================================
+package Test::OneID::RedisProxy;
+
+# A TCP proxy, in a child process, in front of the suite's Redis, that can
+# keep Redis away from one node without touching the others:
+#
+#   my $p = Test::OneID::RedisProxy->new(listen => $port,
+#       upstream => $redis_port, status => "$dir/redis-proxy.status");
+#   $p->cut;     # subscribers out: a connection that sends SUBSCRIBE is
+#                # closed before Redis sees it, those subscribed already too;
+#                # other commands pass
+#   $p->down;    # every connection closed, new ones at once
+#   $p->pass;    # everything passes again
+#   $p->stop;
+
+use Carp qw(croak);
+use IO::Select;
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes qw(time sleep);
+
+my %SIGNAL = (pass => 'USR1', cut => 'USR2', down => 'HUP');
+
+sub new {
+    my ($class, %o) = @_;
+    my $listen = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1', LocalPort => $o{listen}, Listen => 64,
+        ReuseAddr => 1, Proto => 'tcp')
+        or croak "RedisProxy: cannot listen on 127.0.0.1:$o{listen}: $@";
+    unlink $o{status};
+    my $pid = fork // croak "RedisProxy: fork: $!";
+    if ($pid == 0) {
+        eval { run($listen, $o{upstream}, $o{status}) };
+        POSIX::_exit(0);
+    }
+    close $listen;
+    my $self = bless { pid => $pid, status => $o{status}, owner => $$ }, $class;
+    $self->wait_mode('pass') or croak 'RedisProxy: the proxy did not start';
+    return $self;
+}
+
+sub pass { $_[0]->set_mode('pass') }
+sub cut  { $_[0]->set_mode('cut') }
+sub down { $_[0]->set_mode('down') }
+
+# returns true once the proxy works in the new mode
+sub set_mode {
+    my ($self, $mode) = @_;
+    kill $SIGNAL{$mode} => $self->{pid};
+    return $self->wait_mode($mode);
+}
+
+sub wait_mode {
+    my ($self, $mode) = @_;
+    my $deadline = time + 5;
+    while (time < $deadline) {
+        if (open my $fh, '<', $self->{status}) {
+            my $line = <$fh> // '';
+            return 1 if $line eq "$mode\n";
+        }
+        sleep 0.01;
+    }
+    return 0;
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = delete $self->{pid} or return;
+    return if $$ != $self->{owner};
+    kill TERM => $pid;
+    waitpid $pid, 0;
+}
+
+sub DESTROY { $_[0]->stop }
+
+sub run {
+    my ($listen, $upstream, $status) = @_;
+    my ($mode, $want) = ('pass', 'pass');
+    my (%peer, %from_server, %subscriber);
+    local $SIG{USR1} = sub { $want = 'pass' };
+    local $SIG{USR2} = sub { $want = 'cut' };
+    local $SIG{HUP}  = sub { $want = 'down' };
+    local $SIG{TERM} = sub { POSIX::_exit(0) };
+    local $SIG{PIPE} = 'IGNORE';
+
+    my $sel = IO::Select->new($listen);
+    my $drop = sub {
+        my @socks = @_;    # copies: @_ may alias values of %peer
+        for my $s (@socks) {
+            $sel->remove($s);
+            delete @{$_}{$s} for \%peer, \%from_server, \%subscriber;
+            close $s;
+        }
+    };
+    my $report = sub {
+        open my $fh, '>', "$status.tmp" or return;
+        print $fh "$mode\n";
+        close $fh;
+        rename "$status.tmp", $status;
+    };
+    $report->();
+
+    while (1) {
+        if ($want ne $mode) {
+            $mode = $want;
+            my @clients = grep { !$from_server{$_} } values %peer;
+            for my $s (@clients) {
+                next unless exists $peer{$s};
+                $drop->($s, $peer{$s})
+                    if $mode eq 'down' || ($mode eq 'cut' && $subscriber{$s});
+            }
+            $report->();
+        }
+        for my $s ($sel->can_read(0.02)) {
+            if ($s == $listen) {
+                my $client = $listen->accept or next;
+                if ($mode eq 'down') {
+                    close $client;
+                    next;
+                }
+                my $server = IO::Socket::INET->new(
+                    PeerAddr => '127.0.0.1', PeerPort => $upstream, Proto => 'tcp')
+                    or do { close $client; next };
+                @peer{$client, $server} = ($server, $client);
+                $from_server{$server} = 1;
+                $sel->add($client, $server);
+                next;
+            }
+            my $other = $peer{$s} or next;
+            my $n = sysread($s, my $buf, 65536);
+            if (!$n) {
+                $drop->($s, $other);
+                next;
+            }
+            if (!$from_server{$s} && $buf =~ /\r\n(?:P?SUBSCRIBE)\r\n/i) {
+                $subscriber{$s} = 1;
+                if ($mode eq 'cut') {
+                    $drop->($s, $other);
+                    next;
+                }
+            }
+            while (length $buf) {
+                my $w = syswrite($other, $buf) or last;
+                substr($buf, 0, $w, '');
+            }
+        }
+    }
+}
+
+# ===========================================================================
+package Test::OneID::Node;
+
+# Another node of the deployment: a second nginx, with the suite's module,
+# in a servroot of its own (under the suite's) and on a port of its own,
+# next to the nginx of Test::OneID->new.  A plain daemon, never under
+# valgrind; master process on, so that it has workers to reload.
+#
+#   my $n = Test::OneID::Node->new(port => $port, http_config => ...,
+#                                  config => ..., workers => 2);
+#   $n->browser;  $n->worker_pids;  $n->reload;  $n->error_log;  $n->stop;
+
+use Carp qw(croak);
+use File::Path qw(make_path remove_tree);
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(time sleep);
+
+sub new {
+    my ($class, %o) = @_;
+    my $port = $o{port} or croak 'Node->new: port => is needed';
+    my $root = Test::Nginx::Server::servroot() . "/node-$port";
+    remove_tree($root);
+    make_path("$root/conf", "$root/logs", "$root/html");
+    my $conf = do {
+        local $ENV{TEST_NGINX_PORT} = $port;
+        local $ENV{TEST_NGINX_USE_VALGRIND} = 0;
+        Test::Nginx::Server::render_config({
+            http_config => $o{http_config}, config => $o{config},
+            master_process => 1, workers => $o{workers} // 1,
+            log_level => $o{log_level} // 'info', root_location => 0 });
+    };
+    open my $fh, '>', "$root/conf/nginx.conf" or croak "Node: $root: $!";
+    print $fh $conf;
+    close $fh;
+
+    my $self = bless { port => $port, root => $root, owner => $$ }, $class;
+    my $out = `@{[ Test::Nginx::Server::binary() ]} -p $root/ -c conf/nginx.conf 2>&1`;
+    croak "Node: nginx on port $port failed to start: $out" . $self->error_log
+        if $?;
+    my $deadline = time + 5;
+    until ($self->{pid} = $self->read_pid and $self->accepts
+           and (my @w = $self->worker_pids) >= ($o{workers} // 1)) {
+        croak "Node: nginx on port $port did not come up:\n" . $self->error_log
+            if time > $deadline;
+        sleep 0.01;
+    }
+    return $self;
+}
+
+sub port    { $_[0]{port} }
+sub browser { Test::OneID::Browser->new(base_url => "http://127.0.0.1:$_[0]{port}") }
+
+sub read_pid {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{root}/logs/nginx.pid" or return undef;
+    my ($pid) = (<$fh> // '') =~ /^(\d+)/;
+    return $pid;
+}
+
+sub accepts {
+    my ($self) = @_;
+    return IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}", Timeout => 1)
+        ? 1 : 0;
+}
+
+sub error_log {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{root}/logs/error.log" or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+sub worker_pids {
+    my ($self) = @_;
+    my $master = $self->{pid} // $self->read_pid // return ();
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my ($pid, $state, $ppid) = (<$fh> // '') =~ /^(\d+) \(.*\) (\S+) (\d+)/ or next;
+        push @pids, $pid if $ppid == $master && $state ne 'Z';
+    }
+    return sort { $a <=> $b } @pids;
+}
+
+# HUP, then wait until none of the old workers is left
+sub reload {
+    my ($self) = @_;
+    my %old = map { $_ => 1 } $self->worker_pids;
+    kill HUP => $self->{pid};
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        my @now = $self->worker_pids;
+        return 1 if @now && !grep { $old{$_} } @now;
+        sleep 0.02;
+    }
+    return 0;
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = delete $self->{pid} or return;
+    return if $$ != $self->{owner};
+    for my $step (['QUIT', 5], ['TERM', 3], ['KILL', 2]) {
+        kill $step->[0] => $pid;
+        my $deadline = time + $step->[1];
+        while (time < $deadline) {
+            waitpid($pid, WNOHANG);
+            return unless kill 0, $pid;
+            sleep 0.01;
+        }
+    }
+}
+
+sub DESTROY { $_[0]->stop }
 
 package Test::OneID::RedisError;
 use overload '""' => sub { ${ $_[0] } }, fallback => 1;
