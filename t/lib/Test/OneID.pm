@@ -884,6 +884,188 @@ sub stop {
 
 sub DESTROY { $_[0]->stop }
 
+# ===========================================================================
+package Test::OneID::Sentinels;
+
+# A master, its replica and three Sentinels (quorum 2, down-after 1 s):
+# real redis-server daemons on ports $base .. $base + 4, their files in
+# $dir.  Stopped when the object goes (or the test ends).
+#
+#   my $s = Test::OneID::Sentinels->new(base => $port, dir => $dir,
+#                                       name => 'oneidtest');
+#   $s->sentinels;          # "127.0.0.1:p 127.0.0.1:p 127.0.0.1:p"
+#   $s->master;             # the port the Sentinels name now
+#   $s->rc($port, @cmd);    # one command on a fresh connection
+#   $s->failover;           # SENTINEL FAILOVER; the new master's port once
+#                           # every Sentinel names it, undef after 30 s
+#   $s->settled($master);   # every Sentinel names $master and sees the
+#                           # other node as its replica (false after 60 s)
+#
+# (t/100-sentinel.t keeps its own copy of this, with more to it.)
+
+use Carp qw(croak);
+use File::Path qw(make_path);
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(time sleep);
+
+sub new {
+    my ($class, %o) = @_;
+    my $base = $o{base} or croak 'Sentinels->new: base => is needed';
+    my $self = bless { dir => $o{dir}, name => $o{name} // 'oneidtest',
+                       data => [ $base, $base + 1 ],
+                       sentinel => [ $base + 2 .. $base + 4 ], owner => $$ }, $class;
+    make_path($self->{dir});
+    for my $port ($base .. $base + 4) {
+        croak "port $port is in use: this test needs ports $base-" . ($base + 4)
+            if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1);
+    }
+    my ($m, $r) = @{ $self->{data} };
+    $self->start_data_node($m);
+    $self->start_data_node($r, '--replicaof', '127.0.0.1', $m);
+    $self->start_sentinel($_) for @{ $self->{sentinel} };
+    wait_until(60, sub { $self->healthy($m, $r) })
+        or croak "the Sentinels did not settle (see $self->{dir})";
+    return $self;
+}
+
+sub sentinels { join ' ', map { "127.0.0.1:$_" } @{ $_[0]{sentinel} } }
+
+sub master {
+    my ($self) = @_;
+    my $a = eval { $self->rc($self->{sentinel}[0], 'SENTINEL',
+                             'get-master-addr-by-name', $self->{name}) };
+    return ref $a eq 'ARRAY' && @$a == 2 ? $a->[1] : undef;
+}
+
+sub failover {
+    my ($self) = @_;
+    my $old = $self->master;
+    my ($new) = grep { $_ != $old } @{ $self->{data} };
+    $self->rc($self->{sentinel}[0], 'SENTINEL', 'FAILOVER', $self->{name});
+    return wait_until(30, sub {
+        !grep { ($self->rc($_, 'SENTINEL', 'get-master-addr-by-name',
+                           $self->{name})->[1] // 0) != $new } @{ $self->{sentinel} }
+    }) ? $new : undef;
+}
+
+sub settled {
+    my ($self, $master) = @_;
+    my ($replica) = grep { $_ != $master } @{ $self->{data} };
+    return wait_until(60, sub { $self->healthy($master, $replica) });
+}
+
+sub rc {
+    my ($self, $port, @cmd) = @_;
+    my $sock = IO::Socket::INET->new(
+        PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp', Timeout => 2)
+        or die "127.0.0.1:$port: cannot connect: $@\n";
+    local $SIG{PIPE} = 'IGNORE';
+    my $buf = '';
+    my $req = '*' . @cmd . "\r\n";
+    $req .= '$' . length($_) . "\r\n$_\r\n" for @cmd;
+    Test::OneID::resp_write($sock, $req);
+    my $reply = Test::OneID::resp_read($sock, \$buf);
+    die "127.0.0.1:$port $cmd[0]: $$reply\n" if ref $reply eq 'Test::OneID::RedisError';
+    return $reply;
+}
+
+sub wait_until {
+    my ($timeout, $cond) = @_;
+    my $deadline = time + $timeout;
+    while (1) {
+        return 1 if eval { $cond->() };
+        return 0 if time > $deadline;
+        sleep 0.1;
+    }
+}
+
+sub ping { (eval { $_[0]->rc($_[1], 'PING') } // '') eq 'PONG' }
+
+sub start_data_node {
+    my ($self, $port, @extra) = @_;
+    my $dir = $self->{dir};
+    unlink "$dir/redis-$port.pid";
+    system('redis-server', '--port', $port, '--bind', '127.0.0.1', '--save', '',
+           '--appendonly', 'no', '--repl-diskless-sync-delay', 0,
+           '--dbfilename', "dump-$port.rdb", '--daemonize', 'yes', '--dir', $dir,
+           '--pidfile', "$dir/redis-$port.pid", '--logfile', "$dir/redis-$port.log",
+           @extra) == 0
+        or croak "cannot start redis-server on port $port";
+    wait_until(10, sub { -s "$dir/redis-$port.pid" && $self->ping($port) })
+        or croak "redis-server on port $port did not come up: see $dir/redis-$port.log";
+}
+
+sub start_sentinel {
+    my ($self, $port) = @_;
+    my ($dir, $name, $master) = ($self->{dir}, $self->{name}, $self->{data}[0]);
+    my $conf = "$dir/sentinel-$port.conf";
+    open my $fh, '>', $conf or croak "$conf: $!";
+    print $fh <<"END";
+port $port
+bind 127.0.0.1
+daemonize yes
+pidfile $dir/redis-$port.pid
+logfile $dir/sentinel-$port.log
+dir $dir
+sentinel monitor $name 127.0.0.1 $master 2
+sentinel down-after-milliseconds $name 1000
+sentinel failover-timeout $name 5000
+sentinel parallel-syncs $name 1
+END
+    close $fh;
+    unlink "$dir/redis-$port.pid";
+    system('redis-server', $conf, '--sentinel') == 0
+        or croak "cannot start a Sentinel on port $port";
+    wait_until(10, sub { -s "$dir/redis-$port.pid" && $self->ping($port) })
+        or croak "Sentinel on port $port did not come up: see $dir/sentinel-$port.log";
+}
+
+sub flat_hash { my ($list) = @_; return { @{ $list || [] } } }
+
+# every Sentinel names $master and sees $replica, with its link up, and
+# the two other Sentinels
+sub healthy {
+    my ($self, $master, $replica) = @_;
+    my $role = $self->rc($replica, 'ROLE');
+    return 0 unless $role->[0] eq 'slave' && $role->[2] == $master
+                    && $role->[3] eq 'connected';
+    for my $s (@{ $self->{sentinel} }) {
+        my $a = $self->rc($s, 'SENTINEL', 'get-master-addr-by-name', $self->{name});
+        return 0 unless ref $a && "$a->[0]:$a->[1]" eq "127.0.0.1:$master";
+        my $m = flat_hash($self->rc($s, 'SENTINEL', 'MASTER', $self->{name}));
+        return 0 unless $m->{flags} eq 'master';
+        my @r = map { flat_hash($_) } @{ $self->rc($s, 'SENTINEL', 'REPLICAS', $self->{name}) };
+        return 0 unless grep { $_->{port} == $replica && $_->{flags} eq 'slave'
+                               && $_->{'master-link-status'} eq 'ok' } @r;
+        my @o = map { flat_hash($_) } @{ $self->rc($s, 'SENTINEL', 'SENTINELS', $self->{name}) };
+        return 0 unless 2 == grep { $_->{flags} eq 'sentinel' } @o;
+    }
+    return 1;
+}
+
+sub stop {
+    my ($self) = @_;
+    return if $self->{stopped}++ || $$ != $self->{owner};
+    local ($?, $!, $@);
+    for my $port (@{ $self->{sentinel} }, @{ $self->{data} }) {
+        open my $fh, '<', "$self->{dir}/redis-$port.pid" or next;
+        my ($pid) = (<$fh> // '') =~ /^\s*(\d+)/ or next;
+        kill TERM => $pid;
+        my $deadline = time + 3;
+        while (time < $deadline) {
+            waitpid($pid, WNOHANG);
+            last unless kill 0, $pid;
+            sleep 0.05;
+        }
+        kill KILL => $pid if kill 0, $pid;
+        waitpid($pid, WNOHANG);
+        unlink "$self->{dir}/redis-$port.pid";
+    }
+}
+
+sub DESTROY { $_[0]->stop }
+
 package Test::OneID::RedisError;
 use overload '""' => sub { ${ $_[0] } }, fallback => 1;
 
