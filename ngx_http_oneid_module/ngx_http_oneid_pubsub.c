@@ -19,7 +19,8 @@
  *
  * Also the publishing side, a PUBLISH on the command connection.
  *
- * Calls the cache and the Redis connection's accessors; neither calls it.
+ * Calls the cache, the command connection (its accessors, PUBLISH) and
+ * the adapter; none of them calls back into it.
  */
 
 

@@ -25,7 +25,7 @@ my $s = Test::OneID::Sentinels->new(
     dir  => Test::Nginx::Server::servroot() . '/sentinel',
     name => $NAME);
 
-my $redis = $s->sentinels . " master=$NAME connect_timeout=500ms timeout=500ms";
+my $redis = $s->sentinels . " master=$NAME";
 my $CACHE = "oneid_session_cache zone=sessions:1m ttl=60s;\n";
 
 my $t = Test::OneID->new(
@@ -46,10 +46,10 @@ sub signed_in {
     my $a = $t->browser;
     my $res = $a->login('/ward', user => 'doctor');
     my $b = $node->browser;
-    $b->set_cookie(oneid_session => $a->cookie('oneid_session'));
+    $b->set_cookie(oneid_session => $a->cookie('oneid_session') // '');
     my @st = ($res->{status}, map { $_->get('/ward')->{status} } $a, $b, $a, $b);
     my $ok = "@st" eq '302 200 200 200 200';
-    diag "login, then A, B, A, B: @st" unless $ok;
+    diag "login, then A, B, A, B: @st; login: " . $res->summary unless $ok;
     return ($a, $b, $ok);
 }
 
