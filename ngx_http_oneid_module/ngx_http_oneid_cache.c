@@ -4,9 +4,13 @@
  *
  * An optional shared-memory copy of recently seen sessions, so that most
  * authenticated requests are answered without waiting for Redis.  Redis
- * stays the source of truth: an entry lives only "ttl" (a logout on
- * another node is seen at most that late), and the idle timeout in Redis
- * is still pushed forward, at most once per "refresh" per session.
+ * stays the source of truth: an entry lives only "ttl", and the idle
+ * timeout in Redis is still pushed forward, at most once per "refresh" per
+ * session.  A session ended on another node is dropped at once when its
+ * hash comes on the revocation channel (ngx_http_oneid_pubsub.c); when
+ * revocations may have been missed, every entry stored until then is
+ * invalidated (a stamp in the zone), so that each session is read from
+ * Redis once more.
  *
  * A session ended on this node leaves a tombstone: an entry without a
  * record that answers "no session" and that a reply still on its way from
@@ -33,6 +37,7 @@ typedef struct {
     u_short                      len_lo;
     ngx_queue_t                  queue;
     ngx_msec_t                   expires;
+    ngx_msec_t                   stored;
     time_t                       refreshed;
     u_char                       id[NGX_HTTP_ONEID_CACHE_ID_LEN];
     u_char                       data[1];
@@ -43,6 +48,8 @@ typedef struct {
     ngx_rbtree_t                 rbtree;
     ngx_rbtree_node_t            sentinel;
     ngx_queue_t                  queue;
+    /* entries stored until then are not served */
+    ngx_msec_t                   valid_after;
 } ngx_http_oneid_cache_sh_t;
 
 
@@ -242,6 +249,7 @@ ngx_http_oneid_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_oneid_cache_insert_value);
 
     ngx_queue_init(&cache->sh->queue);
+    cache->sh->valid_after = 0;
 
     len = sizeof(" in oneid_session_cache zone \"\"") + shm_zone->shm.name.len;
 
@@ -379,6 +387,12 @@ ngx_http_oneid_cache_get(ngx_http_oneid_cache_t *cache, u_char *id,
         goto done;
     }
 
+    if ((ngx_msec_int_t) (cn->stored - cache->sh->valid_after) <= 0) {
+        /* revocations may have been missed since it was stored */
+        ngx_http_oneid_cache_free(cache, node);
+        goto done;
+    }
+
     value->data = ngx_pnalloc(pool, len);
     if (value->data == NULL) {
         goto done;
@@ -451,6 +465,31 @@ ngx_http_oneid_cache_revoke(ngx_http_oneid_cache_t *cache, u_char *id,
 }
 
 
+/*
+ * Revocations may have been missed (a subscription to them was lost, or is
+ * new): no session stored so far is served from now on.  Tombstones stay.
+ */
+
+void
+ngx_http_oneid_cache_invalidate(ngx_http_oneid_cache_t *cache)
+{
+    /*
+     * the time cached by this worker may lag behind that of another one
+     * that stores a session right now: the stamp must not be older
+     */
+
+    ngx_time_update();
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    if ((ngx_msec_int_t) (ngx_current_msec - cache->sh->valid_after) > 0) {
+        cache->sh->valid_after = ngx_current_msec;
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
 /* NGX_DECLINED: a live tombstone is there and stays */
 
 static ngx_int_t
@@ -508,6 +547,7 @@ ngx_http_oneid_cache_insert(ngx_http_oneid_cache_t *cache, u_char *id,
     cn->len_hi = (u_char) (value->len >> 16);
     cn->len_lo = (u_short) (value->len & 0xffff);
     cn->expires = ngx_current_msec + ttl;
+    cn->stored = ngx_current_msec;
     cn->refreshed = refreshed;
     ngx_memcpy(cn->id, id, NGX_HTTP_ONEID_CACHE_ID_LEN);
     ngx_memcpy(cn->data, value->data, value->len);

@@ -19,6 +19,7 @@
 #include "ngx_http_oneid_cookie.h"
 #include "ngx_http_oneid_page.h"
 #include "ngx_http_oneid_session.h"
+#include "ngx_http_oneid_pubsub.h"
 
 
 static void ngx_http_oneid_cleanup(void *data);
@@ -269,16 +270,18 @@ ngx_http_oneid_session_cookie(ngx_http_request_t *r,
 /*
  * NGX_OK: the cache answered, as Redis would have: the session is in
  * ctx->wait.result, or it was ended on this node (the result is then
- * NGX_DECLINED, as for a nil reply)
+ * NGX_DECLINED, as for a nil reply).  Not while this worker may miss
+ * sessions ended on other nodes.
  */
 
 ngx_int_t
 ngx_http_oneid_cached_session(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_int_t                 rc;
-    ngx_uint_t                refresh;
-    ngx_http_oneid_result_t  *res;
+    ngx_int_t                    rc;
+    ngx_uint_t                   refresh;
+    ngx_http_oneid_result_t     *res;
+    ngx_http_oneid_main_conf_t  *omcf;
 
     res = &ctx->wait.result;
 
@@ -288,6 +291,14 @@ ngx_http_oneid_cached_session(ngx_http_request_t *r,
         != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oneid_module);
+
+    ctx->session.subscription = ngx_http_oneid_pubsub_ready(omcf->pubsub);
+
+    if (ctx->session.subscription == 0) {
+        return NGX_DECLINED;
     }
 
     refresh = 0;
@@ -458,13 +469,26 @@ ngx_http_oneid_session_usable(ngx_http_request_t *r,
 }
 
 
-/* a usable session read from Redis is kept in the cache, if any */
+/*
+ * A usable session read from Redis is kept in the cache, if any; only if
+ * this worker heard every revocation since it asked Redis (the same
+ * subscription was up all the while).
+ */
 
 void
 ngx_http_oneid_cache_session(ngx_http_oneid_ctx_t *ctx)
 {
-    if (ctx->cache != NULL && !ctx->session.from_cache
-        && ctx->session.key.len)
+    ngx_http_oneid_main_conf_t  *omcf;
+
+    if (ctx->cache == NULL || ctx->session.from_cache
+        || ctx->session.key.len == 0 || ctx->session.subscription == 0)
+    {
+        return;
+    }
+
+    omcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_oneid_module);
+
+    if (ngx_http_oneid_pubsub_ready(omcf->pubsub) == ctx->session.subscription)
     {
         ngx_http_oneid_cache_put(ctx->cache,
                                  ngx_http_oneid_key_hash(&ctx->session.key),
@@ -519,8 +543,6 @@ ngx_http_oneid_forget(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
             return;
         }
 
-        ngx_http_oneid_revoke_cached(ctx, &argv[argc]);
-
         argc++;
     }
 
@@ -535,10 +557,20 @@ ngx_http_oneid_forget(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
 
     (void) ngx_http_oneid_redis_command(ctx->redis, NULL, NULL, argc, argv,
                                         &err);
+
+    /* published after the DEL: Redis runs the commands in this order */
+
+    if (session) {
+        ngx_http_oneid_revoke_cached(ctx, &argv[1]);
+    }
 }
 
 
-/* the session of key is gone: no cached copy may outlive it on this node */
+/*
+ * The session of key is gone: no cached copy may outlive it, on this node
+ * (at once) or on any other (they hear of it on the revocation channel,
+ * whether this node has a cache or not).
+ */
 
 void
 ngx_http_oneid_revoke_cached(ngx_http_oneid_ctx_t *ctx, ngx_str_t *key)
@@ -549,10 +581,15 @@ ngx_http_oneid_revoke_cached(ngx_http_oneid_ctx_t *ctx, ngx_str_t *key)
     hash.len = NGX_HTTP_ONEID_SHA256_HEX_LEN;
 
     ngx_http_oneid_revoke_hash(ctx, &hash);
+
+    ngx_http_oneid_publish_revoked(ctx->redis, &hash);
 }
 
 
-/* the same, by the session's hash */
+/*
+ * The same on this node only, by the session's hash: for sessions a
+ * script in Redis ended, which told the other nodes itself.
+ */
 
 void
 ngx_http_oneid_revoke_hash(ngx_http_oneid_ctx_t *ctx, ngx_str_t *hash)

@@ -48,6 +48,8 @@ typedef struct {
     /* ended elsewhere: NGX_HTTP_ONEID_ENDED_* (ngx_http_oneid_session.h) */
     ngx_uint_t                    ended;
     /* the cookie was read: an internal redirect hides it afterwards */
+    /* the subscription to revocations when asked, see cached_session() */
+    ngx_uint_t                    subscription;
     unsigned                      have_cookie:1;
     unsigned                      old_cookie:1;
     unsigned                      from_cache:1;

@@ -122,11 +122,11 @@ ngx_http_oneid_logout_removed(ngx_http_request_t *r,
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_LOGOUT_FAILED);
     }
 
-    if (ctx->cache != NULL
-        && ngx_http_oneid_session_key(r->pool, ctx->redis,
-                                      NGX_HTTP_ONEID_SESSION, &ss->sid,
-                                      &ss->key)
-           == NGX_OK)
+    /* here and on every other node */
+
+    if (ngx_http_oneid_session_key(r->pool, ctx->redis,
+                                   NGX_HTTP_ONEID_SESSION, &ss->sid, &ss->key)
+        == NGX_OK)
     {
         ngx_http_oneid_revoke_cached(ctx, &ss->key);
     }

@@ -19,6 +19,7 @@
 #include "ngx_http_oneid_key.h"
 #include "ngx_http_oneid_audit.h"
 #include "ngx_http_oneid_ctx.h"
+#include "ngx_http_oneid_pubsub.h"
 
 
 static ngx_int_t ngx_http_oneid_add_variables(ngx_conf_t *cf);
@@ -48,6 +49,7 @@ static char *ngx_http_oneid_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oneid_session_touch(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_oneid_init_process(ngx_cycle_t *cycle);
 static void ngx_http_oneid_exit_process(ngx_cycle_t *cycle);
 
 
@@ -306,7 +308,7 @@ ngx_module_t  ngx_http_oneid_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_oneid_init_process,           /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_oneid_exit_process,           /* exit process */
@@ -370,8 +372,21 @@ ngx_http_oneid_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 static ngx_int_t
 ngx_http_oneid_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt         *h;
+    ngx_http_core_main_conf_t   *cmcf;
+    ngx_http_oneid_main_conf_t  *omcf;
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oneid_module);
+
+    /* a cache must hear of sessions ended on other nodes */
+
+    if (omcf->cache != NULL && omcf->redis != NULL) {
+        omcf->pubsub = ngx_http_oneid_pubsub_create(cf, omcf->redis,
+                                                    omcf->cache);
+        if (omcf->pubsub == NULL) {
+            return NGX_ERROR;
+        }
+    }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -444,6 +459,7 @@ ngx_http_oneid_create_main_conf(ngx_conf_t *cf)
      *     omcf->redis = NULL;
      *     omcf->cache = NULL;
      *     omcf->keys = NULL;
+     *     omcf->pubsub = NULL;
      */
 
     return omcf;
@@ -853,12 +869,39 @@ ngx_http_oneid_session_touch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static ngx_int_t
+ngx_http_oneid_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_oneid_main_conf_t  *omcf;
+
+    /* not in a cache manager or loader: they serve no requests */
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_oneid_module);
+
+    if (omcf != NULL && omcf->pubsub != NULL) {
+        ngx_http_oneid_pubsub_start(omcf->pubsub, cycle->log);
+    }
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_oneid_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_oneid_main_conf_t  *omcf;
 
     omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_oneid_module);
+
+    if (omcf != NULL && omcf->pubsub != NULL) {
+        ngx_http_oneid_pubsub_close(omcf->pubsub);
+    }
 
     if (omcf != NULL && omcf->redis != NULL) {
         ngx_http_oneid_redis_close(omcf->redis);

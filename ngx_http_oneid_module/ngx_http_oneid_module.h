@@ -45,6 +45,7 @@
 typedef struct ngx_http_oneid_cache_s      ngx_http_oneid_cache_t;
 typedef struct ngx_http_oneid_keys_s       ngx_http_oneid_keys_t;
 typedef struct ngx_http_oneid_audit_log_s  ngx_http_oneid_audit_log_t;
+typedef struct ngx_http_oneid_pubsub_s     ngx_http_oneid_pubsub_t;
 
 /*
  * What an asynchronous operation (a Redis command, a OneID back-channel
@@ -64,6 +65,8 @@ typedef struct {
     ngx_http_oneid_redis_t       *redis;
     ngx_http_oneid_cache_t       *cache;
     ngx_http_oneid_keys_t        *keys;
+    /* revocations from other nodes, with a cache */
+    ngx_http_oneid_pubsub_t      *pubsub;
 } ngx_http_oneid_main_conf_t;
 
 
@@ -128,6 +131,7 @@ void ngx_http_oneid_cache_put(ngx_http_oneid_cache_t *cache, u_char *id,
     ngx_str_t *value, ngx_uint_t touched);
 void ngx_http_oneid_cache_revoke(ngx_http_oneid_cache_t *cache, u_char *id,
     ngx_msec_t hold);
+void ngx_http_oneid_cache_invalidate(ngx_http_oneid_cache_t *cache);
 
 
 

@@ -155,6 +155,25 @@ ngx_http_oneid_redis_timeout(ngx_http_oneid_redis_t *rd)
 }
 
 
+ngx_http_oneid_redis_conf_t *
+ngx_http_oneid_redis_get_conf(ngx_http_oneid_redis_t *rd)
+{
+    return &rd->conf;
+}
+
+
+/*
+ * Where commands go: with sentinels, the master they named last (port 0
+ * until they answered), changed in place by a failover.
+ */
+
+ngx_http_oneid_redis_addr_t *
+ngx_http_oneid_redis_address(ngx_http_oneid_redis_t *rd)
+{
+    return &rd->addr;
+}
+
+
 /*
  * Queue a command.  handler may be NULL for commands nobody waits for.
  * NULL is returned, with err set, when Redis is known to be unreachable:

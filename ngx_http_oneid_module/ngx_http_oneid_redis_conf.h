@@ -32,6 +32,10 @@ typedef struct {
 /* ngx_http_oneid_redis.c */
 ngx_http_oneid_redis_t *ngx_http_oneid_redis_create(ngx_conf_t *cf,
     ngx_http_oneid_redis_conf_t *conf);
+ngx_http_oneid_redis_conf_t *ngx_http_oneid_redis_get_conf(
+    ngx_http_oneid_redis_t *rd);
+ngx_http_oneid_redis_addr_t *ngx_http_oneid_redis_address(
+    ngx_http_oneid_redis_t *rd);
 
 
 #endif /* _NGX_HTTP_ONEID_REDIS_CONF_H_INCLUDED_ */

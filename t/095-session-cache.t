@@ -21,6 +21,12 @@ my $t = Test::OneID->new(
     log_level     => 'info',
 );
 
+# the cache serves only once the worker listens for sessions ended on
+# other nodes (t/200-cross-node-revoke.t)
+ok Test::OneID::wait_until(10, sub { $t->subscribers('oneid:revoked') == 1 }),
+    'the worker subscribes to oneid:revoked';
+sleep 0.1;
+
 my $b = $t->browser;
 is $b->login('/ward', user => 'doctor')->{status}, 302, 'logged in';
 my $key = session_key($b->cookie('oneid_session'));

@@ -186,6 +186,26 @@ sub command_calls {
     return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
 }
 
+# how many connections are subscribed to $channel:
+#   $t->subscribers('oneid:revoked')
+sub subscribers {
+    my ($self, $channel) = @_;
+    my $reply = $self->redis('PUBSUB', 'NUMSUB', $channel);
+    return $reply->[1];
+}
+
+# Poll $cond every 20 ms until it returns true; false after $timeout s.
+#   Test::OneID::wait_until(5, sub { $t->subscribers($ch) == 3 })
+sub wait_until {
+    my ($timeout, $cond) = @_;
+    my $deadline = time + $timeout;
+    while (1) {
+        return 1 if $cond->();
+        return 0 if time > $deadline;
+        sleep 0.02;
+    }
+}
+
 # A login state written straight into Redis, as a login start leaves it:
 #   Test::OneID::seed_state($state, $binding_cookie, '/return');
 #   Test::OneID::state_key($state, 'oneid150:')  # prefix: oneid: if none
@@ -657,6 +677,453 @@ sub run {
         }
     }
 }
+
+# ===========================================================================
+package Test::OneID::RedisProxy;
+
+# A TCP proxy, in a child process, in front of the suite's Redis, that can
+# keep Redis away from one node without touching the others:
+#
+#   my $p = Test::OneID::RedisProxy->new(listen => $port,
+#       upstream => $redis_port, status => "$dir/redis-proxy.status");
+#   $p->cut;     # subscribers out: a connection that sends SUBSCRIBE is
+#                # closed before Redis sees it, those subscribed already too;
+#                # other commands pass
+#   $p->down;    # every connection closed, new ones at once
+#   $p->pass;    # everything passes again
+#   $p->stop;
+
+use Carp qw(croak);
+use IO::Select;
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes qw(time sleep);
+
+my %SIGNAL = (pass => 'USR1', cut => 'USR2', down => 'HUP');
+
+sub new {
+    my ($class, %o) = @_;
+    my $listen = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1', LocalPort => $o{listen}, Listen => 64,
+        ReuseAddr => 1, Proto => 'tcp')
+        or croak "RedisProxy: cannot listen on 127.0.0.1:$o{listen}: $@";
+    unlink $o{status};
+    my $pid = fork // croak "RedisProxy: fork: $!";
+    if ($pid == 0) {
+        eval { run($listen, $o{upstream}, $o{status}) };
+        POSIX::_exit(0);
+    }
+    close $listen;
+    my $self = bless { pid => $pid, status => $o{status}, owner => $$ }, $class;
+    $self->wait_mode('pass') or croak 'RedisProxy: the proxy did not start';
+    return $self;
+}
+
+sub pass { $_[0]->set_mode('pass') }
+sub cut  { $_[0]->set_mode('cut') }
+sub down { $_[0]->set_mode('down') }
+
+# returns true once the proxy works in the new mode
+sub set_mode {
+    my ($self, $mode) = @_;
+    kill $SIGNAL{$mode} => $self->{pid};
+    return $self->wait_mode($mode);
+}
+
+sub wait_mode {
+    my ($self, $mode) = @_;
+    my $deadline = time + 5;
+    while (time < $deadline) {
+        if (open my $fh, '<', $self->{status}) {
+            my $line = <$fh> // '';
+            return 1 if $line eq "$mode\n";
+        }
+        sleep 0.01;
+    }
+    return 0;
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = delete $self->{pid} or return;
+    return if $$ != $self->{owner};
+    kill TERM => $pid;
+    waitpid $pid, 0;
+}
+
+sub DESTROY { $_[0]->stop }
+
+sub run {
+    my ($listen, $upstream, $status) = @_;
+    my ($mode, $want) = ('pass', 'pass');
+    my (%peer, %from_server, %subscriber);
+    local $SIG{USR1} = sub { $want = 'pass' };
+    local $SIG{USR2} = sub { $want = 'cut' };
+    local $SIG{HUP}  = sub { $want = 'down' };
+    local $SIG{TERM} = sub { POSIX::_exit(0) };
+    local $SIG{PIPE} = 'IGNORE';
+
+    my $sel = IO::Select->new($listen);
+    my $drop = sub {
+        my @socks = @_;    # copies: @_ may alias values of %peer
+        for my $s (@socks) {
+            $sel->remove($s);
+            delete @{$_}{$s} for \%peer, \%from_server, \%subscriber;
+            close $s;
+        }
+    };
+    my $report = sub {
+        open my $fh, '>', "$status.tmp" or return;
+        print $fh "$mode\n";
+        close $fh;
+        rename "$status.tmp", $status;
+    };
+    $report->();
+
+    while (1) {
+        if ($want ne $mode) {
+            $mode = $want;
+            my @clients = grep { !$from_server{$_} } values %peer;
+            for my $s (@clients) {
+                next unless exists $peer{$s};
+                $drop->($s, $peer{$s})
+                    if $mode eq 'down' || ($mode eq 'cut' && $subscriber{$s});
+            }
+            $report->();
+        }
+        for my $s ($sel->can_read(0.02)) {
+            if ($s == $listen) {
+                my $client = $listen->accept or next;
+                if ($mode eq 'down') {
+                    close $client;
+                    next;
+                }
+                my $server = IO::Socket::INET->new(
+                    PeerAddr => '127.0.0.1', PeerPort => $upstream, Proto => 'tcp')
+                    or do { close $client; next };
+                @peer{$client, $server} = ($server, $client);
+                $from_server{$server} = 1;
+                $sel->add($client, $server);
+                next;
+            }
+            my $other = $peer{$s} or next;
+            my $n = sysread($s, my $buf, 65536);
+            if (!$n) {
+                $drop->($s, $other);
+                next;
+            }
+            if (!$from_server{$s} && $buf =~ /\r\n(?:P?SUBSCRIBE)\r\n/i) {
+                $subscriber{$s} = 1;
+                if ($mode eq 'cut') {
+                    $drop->($s, $other);
+                    next;
+                }
+            }
+            while (length $buf) {
+                my $w = syswrite($other, $buf) or last;
+                substr($buf, 0, $w, '');
+            }
+        }
+    }
+}
+
+# ===========================================================================
+package Test::OneID::Node;
+
+# Another node of the deployment: a second nginx, with the suite's module,
+# in a servroot of its own (under the suite's) and on a port of its own,
+# next to the nginx of Test::OneID->new.  A plain daemon, never under
+# valgrind; master process on, so that it has workers to reload.
+#
+#   my $n = Test::OneID::Node->new(port => $port, http_config => ...,
+#                                  config => ..., workers => 2);
+#   $n->browser;  $n->worker_pids;  $n->reload;  $n->error_log;  $n->stop;
+
+use Carp qw(croak);
+use File::Path qw(make_path remove_tree);
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(time sleep);
+
+sub new {
+    my ($class, %o) = @_;
+    my $port = $o{port} or croak 'Node->new: port => is needed';
+    my $root = Test::Nginx::Server::servroot() . "/node-$port";
+    remove_tree($root);
+    make_path("$root/conf", "$root/logs", "$root/html");
+    my $conf = do {
+        local $ENV{TEST_NGINX_PORT} = $port;
+        local $ENV{TEST_NGINX_USE_VALGRIND} = 0;
+        Test::Nginx::Server::render_config({
+            http_config => $o{http_config}, config => $o{config},
+            master_process => 1, workers => $o{workers} // 1,
+            log_level => $o{log_level} // 'info', root_location => 0 });
+    };
+    open my $fh, '>', "$root/conf/nginx.conf" or croak "Node: $root: $!";
+    print $fh $conf;
+    close $fh;
+
+    my $self = bless { port => $port, root => $root, owner => $$ }, $class;
+    my $out = `@{[ Test::Nginx::Server::binary() ]} -p $root/ -c conf/nginx.conf 2>&1`;
+    croak "Node: nginx on port $port failed to start: $out" . $self->error_log
+        if $?;
+    my $deadline = time + 5;
+    until ($self->{pid} = $self->read_pid and $self->accepts
+           and (my @w = $self->worker_pids) >= ($o{workers} // 1)) {
+        croak "Node: nginx on port $port did not come up:\n" . $self->error_log
+            if time > $deadline;
+        sleep 0.01;
+    }
+    return $self;
+}
+
+sub port    { $_[0]{port} }
+sub browser { Test::OneID::Browser->new(base_url => "http://127.0.0.1:$_[0]{port}") }
+
+sub read_pid {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{root}/logs/nginx.pid" or return undef;
+    my ($pid) = (<$fh> // '') =~ /^(\d+)/;
+    return $pid;
+}
+
+sub accepts {
+    my ($self) = @_;
+    return IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}", Timeout => 1)
+        ? 1 : 0;
+}
+
+sub error_log {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{root}/logs/error.log" or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+sub worker_pids {
+    my ($self) = @_;
+    my $master = $self->{pid} // $self->read_pid // return ();
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my ($pid, $state, $ppid) = (<$fh> // '') =~ /^(\d+) \(.*\) (\S+) (\d+)/ or next;
+        push @pids, $pid if $ppid == $master && $state ne 'Z';
+    }
+    return sort { $a <=> $b } @pids;
+}
+
+# HUP, then wait until none of the old workers is left
+sub reload {
+    my ($self) = @_;
+    my %old = map { $_ => 1 } $self->worker_pids;
+    kill HUP => $self->{pid};
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        my @now = $self->worker_pids;
+        return 1 if @now && !grep { $old{$_} } @now;
+        sleep 0.02;
+    }
+    return 0;
+}
+
+sub stop {
+    my ($self) = @_;
+    my $pid = delete $self->{pid} or return;
+    return if $$ != $self->{owner};
+    for my $step (['QUIT', 5], ['TERM', 3], ['KILL', 2]) {
+        kill $step->[0] => $pid;
+        my $deadline = time + $step->[1];
+        while (time < $deadline) {
+            waitpid($pid, WNOHANG);
+            return unless kill 0, $pid;
+            sleep 0.01;
+        }
+    }
+}
+
+sub DESTROY { $_[0]->stop }
+
+# ===========================================================================
+package Test::OneID::Sentinels;
+
+# A master, its replica and three Sentinels (quorum 2, down-after 1 s):
+# real redis-server daemons on ports $base .. $base + 4, their files in
+# $dir.  Stopped when the object goes (or the test ends).
+#
+#   my $s = Test::OneID::Sentinels->new(base => $port, dir => $dir,
+#                                       name => 'oneidtest');
+#   $s->sentinels;          # "127.0.0.1:p 127.0.0.1:p 127.0.0.1:p"
+#   $s->master;             # the port the Sentinels name now
+#   $s->rc($port, @cmd);    # one command on a fresh connection
+#   $s->failover;           # SENTINEL FAILOVER; the new master's port once
+#                           # every Sentinel names it, undef after 30 s
+#   $s->settled($master);   # every Sentinel names $master and sees the
+#                           # other node as its replica (false after 60 s)
+#
+# (t/100-sentinel.t keeps its own copy of this, with more to it.)
+
+use Carp qw(croak);
+use File::Path qw(make_path);
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(time sleep);
+
+sub new {
+    my ($class, %o) = @_;
+    my $base = $o{base} or croak 'Sentinels->new: base => is needed';
+    my $self = bless { dir => $o{dir}, name => $o{name} // 'oneidtest',
+                       data => [ $base, $base + 1 ],
+                       sentinel => [ $base + 2 .. $base + 4 ], owner => $$ }, $class;
+    make_path($self->{dir});
+    for my $port ($base .. $base + 4) {
+        croak "port $port is in use: this test needs ports $base-" . ($base + 4)
+            if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1);
+    }
+    my ($m, $r) = @{ $self->{data} };
+    $self->start_data_node($m);
+    $self->start_data_node($r, '--replicaof', '127.0.0.1', $m);
+    $self->start_sentinel($_) for @{ $self->{sentinel} };
+    wait_until(60, sub { $self->healthy($m, $r) })
+        or croak "the Sentinels did not settle (see $self->{dir})";
+    return $self;
+}
+
+sub sentinels { join ' ', map { "127.0.0.1:$_" } @{ $_[0]{sentinel} } }
+
+sub master {
+    my ($self) = @_;
+    my $a = eval { $self->rc($self->{sentinel}[0], 'SENTINEL',
+                             'get-master-addr-by-name', $self->{name}) };
+    return ref $a eq 'ARRAY' && @$a == 2 ? $a->[1] : undef;
+}
+
+sub failover {
+    my ($self) = @_;
+    my $old = $self->master;
+    my ($new) = grep { $_ != $old } @{ $self->{data} };
+    $self->rc($self->{sentinel}[0], 'SENTINEL', 'FAILOVER', $self->{name});
+    return wait_until(30, sub {
+        !grep { ($self->rc($_, 'SENTINEL', 'get-master-addr-by-name',
+                           $self->{name})->[1] // 0) != $new } @{ $self->{sentinel} }
+    }) ? $new : undef;
+}
+
+sub settled {
+    my ($self, $master) = @_;
+    my ($replica) = grep { $_ != $master } @{ $self->{data} };
+    return wait_until(60, sub { $self->healthy($master, $replica) });
+}
+
+sub rc {
+    my ($self, $port, @cmd) = @_;
+    my $sock = IO::Socket::INET->new(
+        PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp', Timeout => 2)
+        or die "127.0.0.1:$port: cannot connect: $@\n";
+    local $SIG{PIPE} = 'IGNORE';
+    my $buf = '';
+    my $req = '*' . @cmd . "\r\n";
+    $req .= '$' . length($_) . "\r\n$_\r\n" for @cmd;
+    Test::OneID::resp_write($sock, $req);
+    my $reply = Test::OneID::resp_read($sock, \$buf);
+    die "127.0.0.1:$port $cmd[0]: $$reply\n" if ref $reply eq 'Test::OneID::RedisError';
+    return $reply;
+}
+
+sub wait_until {
+    my ($timeout, $cond) = @_;
+    my $deadline = time + $timeout;
+    while (1) {
+        return 1 if eval { $cond->() };
+        return 0 if time > $deadline;
+        sleep 0.1;
+    }
+}
+
+sub ping { (eval { $_[0]->rc($_[1], 'PING') } // '') eq 'PONG' }
+
+sub start_data_node {
+    my ($self, $port, @extra) = @_;
+    my $dir = $self->{dir};
+    unlink "$dir/redis-$port.pid";
+    system('redis-server', '--port', $port, '--bind', '127.0.0.1', '--save', '',
+           '--appendonly', 'no', '--repl-diskless-sync-delay', 0,
+           '--dbfilename', "dump-$port.rdb", '--daemonize', 'yes', '--dir', $dir,
+           '--pidfile', "$dir/redis-$port.pid", '--logfile', "$dir/redis-$port.log",
+           @extra) == 0
+        or croak "cannot start redis-server on port $port";
+    wait_until(10, sub { -s "$dir/redis-$port.pid" && $self->ping($port) })
+        or croak "redis-server on port $port did not come up: see $dir/redis-$port.log";
+}
+
+sub start_sentinel {
+    my ($self, $port) = @_;
+    my ($dir, $name, $master) = ($self->{dir}, $self->{name}, $self->{data}[0]);
+    my $conf = "$dir/sentinel-$port.conf";
+    open my $fh, '>', $conf or croak "$conf: $!";
+    print $fh <<"END";
+port $port
+bind 127.0.0.1
+daemonize yes
+pidfile $dir/redis-$port.pid
+logfile $dir/sentinel-$port.log
+dir $dir
+sentinel monitor $name 127.0.0.1 $master 2
+sentinel down-after-milliseconds $name 1000
+sentinel failover-timeout $name 5000
+sentinel parallel-syncs $name 1
+END
+    close $fh;
+    unlink "$dir/redis-$port.pid";
+    system('redis-server', $conf, '--sentinel') == 0
+        or croak "cannot start a Sentinel on port $port";
+    wait_until(10, sub { -s "$dir/redis-$port.pid" && $self->ping($port) })
+        or croak "Sentinel on port $port did not come up: see $dir/sentinel-$port.log";
+}
+
+sub flat_hash { my ($list) = @_; return { @{ $list || [] } } }
+
+# every Sentinel names $master and sees $replica, with its link up, and
+# the two other Sentinels
+sub healthy {
+    my ($self, $master, $replica) = @_;
+    my $role = $self->rc($replica, 'ROLE');
+    return 0 unless $role->[0] eq 'slave' && $role->[2] == $master
+                    && $role->[3] eq 'connected';
+    for my $s (@{ $self->{sentinel} }) {
+        my $a = $self->rc($s, 'SENTINEL', 'get-master-addr-by-name', $self->{name});
+        return 0 unless ref $a && "$a->[0]:$a->[1]" eq "127.0.0.1:$master";
+        my $m = flat_hash($self->rc($s, 'SENTINEL', 'MASTER', $self->{name}));
+        return 0 unless $m->{flags} eq 'master';
+        my @r = map { flat_hash($_) } @{ $self->rc($s, 'SENTINEL', 'REPLICAS', $self->{name}) };
+        return 0 unless grep { $_->{port} == $replica && $_->{flags} eq 'slave'
+                               && $_->{'master-link-status'} eq 'ok' } @r;
+        my @o = map { flat_hash($_) } @{ $self->rc($s, 'SENTINEL', 'SENTINELS', $self->{name}) };
+        return 0 unless 2 == grep { $_->{flags} eq 'sentinel' } @o;
+    }
+    return 1;
+}
+
+sub stop {
+    my ($self) = @_;
+    return if $self->{stopped}++ || $$ != $self->{owner};
+    local ($?, $!, $@);
+    for my $port (@{ $self->{sentinel} }, @{ $self->{data} }) {
+        open my $fh, '<', "$self->{dir}/redis-$port.pid" or next;
+        my ($pid) = (<$fh> // '') =~ /^\s*(\d+)/ or next;
+        kill TERM => $pid;
+        my $deadline = time + 3;
+        while (time < $deadline) {
+            waitpid($pid, WNOHANG);
+            last unless kill 0, $pid;
+            sleep 0.05;
+        }
+        kill KILL => $pid if kill 0, $pid;
+        waitpid($pid, WNOHANG);
+        unlink "$self->{dir}/redis-$port.pid";
+    }
+}
+
+sub DESTROY { $_[0]->stop }
 
 package Test::OneID::RedisError;
 use overload '""' => sub { ${ $_[0] } }, fallback => 1;
