@@ -44,6 +44,7 @@ sub start {
                          . ($ENV{TEST_NGINX_REDIS_PORT} // 16379)
                          . " prefix=oneid220:;\n" . ($opt{http} // ''),
         config        => server_config(
+            extra     => $opt{extra} // '',
             locations => 'location = /oneid/logout-all { oneid_logout all; }'),
         root_location => 0,
         log_level     => 'info',
@@ -186,6 +187,31 @@ isnt join(' ', $t->worker_pids), join(' ', @old), 'reloaded: new workers';
 $t->browser->login('/ward', user => 'doctor');
 is_deeply [$t->keys_of('oneid220:user:*')], \@first,
    'after a reload: the same key (kept in shared memory)';
+$t->clear_keys('oneid220:');
+$t->stop;
+
+# 8. the bound: logins of one lifetime at most, however many there were
+$t = start(http => "oneid_key_file $file_a;",
+           extra => "oneid_session_timeout 1s;\noneid_session_lifetime 2s;");
+my ($logins, $most, @recent) = (0, 0);
+my $until = time + 5;
+while (time < $until) {
+    $t->browser->login('/ward', user => 'doctor');
+    $logins++;
+    push @recent, time;
+    my $len = $t->redis('HLEN', $idx) // 0;
+    $most = $len if $len > $most;
+    select undef, undef, undef, 0.05;
+}
+my $per_lifetime = grep { $_ > time - 2.5 } @recent;
+ok $most <= $per_lifetime + 1,
+   "$logins logins in 5 s, lifetime 2 s: the index never held more than "
+   . "the logins of one lifetime ($most, at most $per_lifetime + 1)";
+diag "index size: at most $most entries over $logins logins "
+     . "(oneid_session_lifetime 2s, oneid_session_timeout 1s)";
+select undef, undef, undef, 2.2;
+$t->browser->login('/ward', user => 'doctor');
+is $t->redis('HLEN', $idx), 1, 'after a quiet lifetime, one login: one entry';
 $t->clear_keys('oneid220:');
 
 done_testing;
