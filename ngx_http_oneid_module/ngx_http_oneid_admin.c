@@ -40,6 +40,7 @@
     (&(ctx)->session.identity.field[NGX_HTTP_ONEID_PIN])
 
 
+static ngx_uint_t ngx_http_oneid_admin_from_browser(ngx_http_request_t *r);
 static void ngx_http_oneid_admin_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oneid_admin_request(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
@@ -77,6 +78,14 @@ ngx_http_oneid_admin(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         return ngx_http_oneid_admin_error(r, NGX_HTTP_NOT_ALLOWED,
                                           "method_not_allowed",
                                           "use POST with a JSON body");
+    }
+
+    if (ngx_http_oneid_admin_from_browser(r)) {
+        return ngx_http_oneid_admin_error(r, NGX_HTTP_FORBIDDEN,
+                                          "browser_request_refused",
+                                          "this is a tool's interface: a "
+                                          "request made by a web page is "
+                                          "refused");
     }
 
     if (r->headers_in.content_type == NULL
@@ -122,6 +131,50 @@ ngx_http_oneid_admin(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 }
 
 
+/*
+ * A script on a page an administrator has open (an XSS in the MIS on the
+ * same host) could send JSON: browsers say where a request comes from,
+ * tools (curl, a console's backend) do not.
+ */
+
+static ngx_uint_t
+ngx_http_oneid_admin_from_browser(ngx_http_request_t *r)
+{
+    ngx_str_t         name;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+    ngx_uint_t        i;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        name = h[i].key;
+
+        if ((name.len == sizeof("Origin") - 1
+             && ngx_strncasecmp(name.data, (u_char *) "Origin",
+                                name.len) == 0)
+            || (name.len > sizeof("Sec-Fetch-") - 1
+                && ngx_strncasecmp(name.data, (u_char *) "Sec-Fetch-",
+                                   sizeof("Sec-Fetch-") - 1) == 0))
+        {
+            return 1;
+        }
+    }
+}
+
+
 static void
 ngx_http_oneid_admin_body(ngx_http_request_t *r)
 {
@@ -142,6 +195,7 @@ static ngx_int_t
 ngx_http_oneid_admin_request(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
     json_t                     *o;
+    ngx_int_t                   rc;
     ngx_str_t                   body, action, *pinfl, masked;
     ngx_uint_t                  i;
     const char                 *s;
@@ -151,12 +205,19 @@ ngx_http_oneid_admin_request(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     ctx->next = NULL;
     pinfl = &ctx->session.identity.field[NGX_HTTP_ONEID_PIN];
 
-    if (ngx_http_oneid_admin_read(r, &body) != NGX_OK) {
+    rc = ngx_http_oneid_admin_read(r, &body);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
         return ngx_http_oneid_admin_error(r,
                                           NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                           "body_too_large",
                                           "the body is limited to 4096 "
-                                          "bytes");
+                                          "bytes and to "
+                                          "client_body_buffer_size");
     }
 
     o = json_loadb((char *) body.data, body.len, JSON_REJECT_DUPLICATES,
@@ -393,11 +454,12 @@ ngx_http_oneid_admin_revoked(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oneid: session store unavailable while revoking "
-                      "sessions, nothing was revoked: %V", &res->err);
+                      "sessions, outcome unknown: %V", &res->err);
         return ngx_http_oneid_admin_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                           "session_store_unavailable",
-                                          "Redis did not answer, nothing "
-                                          "was revoked");
+                                          "Redis did not answer: the "
+                                          "sessions may or may not have "
+                                          "been revoked, ask again");
     }
 
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,

@@ -431,6 +431,8 @@ ngx_int_t
 ngx_http_oneid_session_usable(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
+    ngx_str_t  why;
+
     if (ctx->wait.result.rc != NGX_OK) {
         return NGX_DECLINED;
     }
@@ -438,9 +440,11 @@ ngx_http_oneid_session_usable(ngx_http_request_t *r,
     ctx->session.ended = ngx_http_oneid_session_ended(&ctx->wait.result.value);
 
     if (ctx->session.ended) {
+        why.data = ctx->wait.result.value.data + 2;
+        why.len = ctx->wait.result.value.len - 2;
+
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oneid: the session was ended elsewhere (%V)",
-                      &ctx->wait.result.value);
+                      "oneid: the session was ended elsewhere (%V)", &why);
         return NGX_DECLINED;
     }
 

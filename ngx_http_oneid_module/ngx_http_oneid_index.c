@@ -122,7 +122,8 @@ static const char  ngx_http_oneid_index_login_lua[] =
  * Every session of a user ends; the caller's own (ARGV[3]) is deleted,
  * the others are replaced by the marker ARGV[2].  KEYS: the indexes.
  * ARGV: prefix, why, own hash or "".  Returns "<sessions ended>\n" then
- * the OneID tokens still kept, one per line.
+ * the OneID tokens still kept, one per line, the caller's own first (the
+ * computer in front of the user matters most if not all can be ended).
  */
 
 static const char  ngx_http_oneid_index_end_all_lua[] =
@@ -133,7 +134,10 @@ static const char  ngx_http_oneid_index_end_all_lua[] =
 "    local h = all[j]\n"
 "    local s, t = prefix .. 'session:' .. h, prefix .. 'token:' .. h\n"
 "    local tok = redis.call('GET', t)\n"
-"    if tok and tok ~= '' then tokens[#tokens + 1] = tok end\n"
+"    if tok and tok ~= '' then\n"
+"      if h == ARGV[3] then table.insert(tokens, 1, tok)\n"
+"      else tokens[#tokens + 1] = tok end\n"
+"    end\n"
 "    redis.call('DEL', t)\n"
 "    local v = redis.call('GET', s)\n"
 "    if v and string.sub(v, 1, 2) ~= 'E\\n' then n = n + 1 end\n"

@@ -204,6 +204,15 @@ ngx_http_oneid_key_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
+/* whether the keys come from oneid_key_file, the same on every node */
+
+ngx_uint_t
+ngx_http_oneid_key_shared(ngx_http_oneid_keys_t *keys)
+{
+    return keys != NULL && keys->zone == NULL;
+}
+
+
 /* how many keys are accepted: the current one is number 0 */
 
 ngx_uint_t

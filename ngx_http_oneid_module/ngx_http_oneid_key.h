@@ -26,6 +26,7 @@ typedef enum {
 
 char *ngx_http_oneid_key_file(ngx_conf_t *cf, ngx_http_oneid_keys_t **keysp);
 char *ngx_http_oneid_key_init(ngx_conf_t *cf, ngx_http_oneid_keys_t **keysp);
+ngx_uint_t ngx_http_oneid_key_shared(ngx_http_oneid_keys_t *keys);
 ngx_uint_t ngx_http_oneid_key_count(ngx_http_oneid_keys_t *keys);
 ngx_int_t ngx_http_oneid_key_mac_hex(ngx_http_oneid_keys_t *keys,
     ngx_uint_t n, ngx_http_oneid_key_purpose_e purpose, ngx_str_t *data,

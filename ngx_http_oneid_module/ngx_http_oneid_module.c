@@ -685,15 +685,39 @@ ngx_http_oneid_check_conf(ngx_conf_t *cf, ngx_http_oneid_loc_conf_t *conf)
         missing = "oneid_backend";
     }
 
-    if (missing == NULL) {
-        return NGX_CONF_OK;
+    if (missing != NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%s\" is required by the oneid directive in %s:%ui",
+                      missing, conf->conf_file, conf->conf_line);
+        return NGX_CONF_ERROR;
     }
 
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                  "\"%s\" is required by the oneid directive in %s:%ui",
-                  missing, conf->conf_file, conf->conf_line);
+    /*
+     * A user's sessions are found by an index keyed with the server key:
+     * a key of this node alone, new at each restart, would miss sessions
+     * made on other nodes or before the restart, and say nothing.
+     */
 
-    return NGX_CONF_ERROR;
+    if ((conf->role == NGX_HTTP_ONEID_ROLE_LOGOUT_ALL
+         || conf->role == NGX_HTTP_ONEID_ROLE_ADMIN
+         || (conf->role == NGX_HTTP_ONEID_ROLE_CALLBACK
+             && conf->max_per_user))
+        && !ngx_http_oneid_key_shared(omcf->keys))
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"oneid_key_file\" is required by %s in %s:%ui: "
+                      "without it each node and each restart index users' "
+                      "sessions under a key of their own",
+                      conf->role == NGX_HTTP_ONEID_ROLE_LOGOUT_ALL
+                      ? "\"oneid_logout all\""
+                      : conf->role == NGX_HTTP_ONEID_ROLE_ADMIN
+                        ? "\"oneid_admin\""
+                        : "\"oneid_session_max_per_user\"",
+                      conf->conf_file, conf->conf_line);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -75,6 +75,8 @@ static ngx_int_t ngx_http_oneid_pubsub_moved(ngx_http_oneid_pubsub_t *ps,
     ngx_http_oneid_redis_addr_t *addr);
 static void ngx_http_oneid_pubsub_connect(ngx_http_oneid_pubsub_t *ps,
     ngx_http_oneid_redis_addr_t *addr);
+static void ngx_http_oneid_pubsub_keepalive(ngx_http_oneid_pubsub_t *ps,
+    redisAsyncContext *ac);
 static void ngx_http_oneid_pubsub_drop(ngx_http_oneid_pubsub_t *ps);
 static void ngx_http_oneid_pubsub_failed(ngx_http_oneid_pubsub_t *ps,
     const char *what, const char *why);
@@ -328,10 +330,8 @@ ngx_http_oneid_pubsub_connect(ngx_http_oneid_pubsub_t *ps,
         return;
     }
 
-    /* a peer gone without a word is noticed in about 30 seconds */
-
     if (addr->path == NULL) {
-        (void) redisEnableKeepAlive(&ac->c);
+        ngx_http_oneid_pubsub_keepalive(ps, ac);
     }
 
     ps->ac = ac;
@@ -345,6 +345,52 @@ ngx_http_oneid_pubsub_connect(ngx_http_oneid_pubsub_t *ps,
     (void) redisAsyncCommand(ac, ngx_http_oneid_pubsub_reply, ps,
                              "SUBSCRIBE %b",
                              ps->channel.data, ps->channel.len);
+}
+
+
+/*
+ * A subscription only listens: a peer gone without a word (a host
+ * powered off, a firewall that forgot the connection) would be taken for
+ * a quiet channel, and revoked sessions served from the cache.  TCP
+ * keepalive probes every second notice it within about 3 seconds.
+ */
+
+static void
+ngx_http_oneid_pubsub_keepalive(ngx_http_oneid_pubsub_t *ps,
+    redisAsyncContext *ac)
+{
+    int  on, idle, interval, count;
+
+    on = 1;
+    idle = 1;
+    interval = 1;
+    count = 2;
+
+    if (setsockopt(ac->c.fd, SOL_SOCKET, SO_KEEPALIVE, (const void *) &on,
+                   sizeof(int))
+        == -1)
+    {
+        ngx_log_error(NGX_LOG_WARN, ps->log, ngx_socket_errno,
+                      "oneid: setsockopt(SO_KEEPALIVE) failed for the "
+                      "subscription to \"%V\"", &ps->channel);
+        return;
+    }
+
+#if (NGX_HAVE_KEEPALIVE_TUNABLE)
+
+    if (setsockopt(ac->c.fd, IPPROTO_TCP, TCP_KEEPIDLE,
+                   (const void *) &idle, sizeof(int)) == -1
+        || setsockopt(ac->c.fd, IPPROTO_TCP, TCP_KEEPINTVL,
+                      (const void *) &interval, sizeof(int)) == -1
+        || setsockopt(ac->c.fd, IPPROTO_TCP, TCP_KEEPCNT,
+                      (const void *) &count, sizeof(int)) == -1)
+    {
+        ngx_log_error(NGX_LOG_WARN, ps->log, ngx_socket_errno,
+                      "oneid: cannot shorten TCP keepalive for the "
+                      "subscription to \"%V\"", &ps->channel);
+    }
+
+#endif
 }
 
 

@@ -45,7 +45,9 @@ sub start {
                          . " prefix=oneid220:;\n" . ($opt{http} // ''),
         config        => server_config(
             extra     => $opt{extra} // '',
-            locations => 'location = /oneid/logout-all { oneid_logout all; }'),
+            locations => ($opt{http} // '') =~ /oneid_key_file/
+                         ? 'location = /oneid/logout-all { oneid_logout all; }'
+                         : ''),
         root_location => 0,
         log_level     => 'info',
         ($opt{master} ? (master_process => 1, workers => 1) : ()),
@@ -79,6 +81,20 @@ refused("oneid_key_file $dir/none.key;", qr/none\.key/, 'a missing key file');
     };
     ok !$t, 'oneid_logout with an unknown parameter: refused';
     like $@, qr/only "all" may follow "oneid_logout"/, '... saying why';
+}
+for my $case (['location = /x { oneid_logout all; }', '"oneid_logout all"'],
+              ['location = /x { oneid_admin; }', '"oneid_admin"'],
+              ['oneid_session_max_per_user 1;', '"oneid_session_max_per_user"']) {
+    my ($conf, $what) = @$case;
+    my $t = eval {
+        Test::OneID->new(http_config => http_config(),
+                         config => server_config($conf =~ /^location/
+                                                 ? (locations => $conf)
+                                                 : (extra => $conf)),
+                         root_location => 0);
+    };
+    ok !$t, "$what without oneid_key_file: refused";
+    like $@, qr/"oneid_key_file" is required by \Q$what\E/, '... saying why';
 }
 
 # 2. the index of a user, under the key file's key

@@ -14,6 +14,7 @@ use Digest::SHA qw(sha256_hex);
 my $redis = '127.0.0.1:' . ($ENV{TEST_NGINX_REDIS_PORT} // 16379);
 my $t = Test::OneID->new(
     http_config   => "oneid_redis $redis prefix=oneid221:;\n"
+                     . "oneid_key_file " . Test::OneID::Conf::key_file() . ";\n"
                      . "oneid_audit_log logs/audit.log;\n",
     config        => server_config(locations => <<'END'),
     location = /oneid/logout-all { oneid_logout all; }

@@ -10,11 +10,13 @@ use Test::More;
 use Test::OneID;
 use Test::OneID::Conf qw(server_config);
 use Digest::SHA qw(sha256_hex);
+use HTTP::Tiny;
 use JSON::PP;
 
 my $redis = '127.0.0.1:' . ($ENV{TEST_NGINX_REDIS_PORT} // 16379);
 my $t = Test::OneID->new(
     http_config   => "oneid_redis $redis prefix=oneid222:;\n"
+                     . "oneid_key_file " . Test::OneID::Conf::key_file() . ";\n"
                      . "oneid_audit_log logs/audit.log;\n",
     config        => server_config(locations => <<'END'),
     location = /oneid/admin {
@@ -35,10 +37,17 @@ $t->clear_keys('oneid222:');
 my $pin = '41203870000017';
 my $admin = $t->browser;
 
+# a tool (curl, a console's backend), not a browser: no Origin, no
+# Sec-Fetch-* headers
+my $tool = HTTP::Tiny->new(max_redirect => 0);
 sub admin {
     my ($body, %h) = @_;
-    my $res = $admin->post($h{url} // '/oneid/admin', $body,
-                           { 'Content-Type' => $h{type} // 'application/json' });
+    my $r = $tool->request('POST', $t->base_url . ($h{url} // '/oneid/admin'),
+                           { content => $body,
+                             headers => { 'Content-Type' => $h{type} // 'application/json',
+                                          %{ $h{headers} || {} } } });
+    my $res = { status => $r->{status}, body => $r->{content},
+                headers => $r->{headers} };
     my $json = eval { decode_json($res->{body}) };
     return ($res, $json);
 }
@@ -52,7 +61,14 @@ sub token_of {
 
 # 1. bad requests get a clear 4xx in JSON
 my ($res, $j) = (undef, undef);
-$res = $admin->get('/oneid/admin');
+($res, $j) = admin('{"action":"list","pinfl":"' . $pin . '"}',
+                   headers => { Origin => $t->base_url });
+is $res->{status}, 403, 'a request made by a web page (Origin): 403';
+is $j->{error}, 'browser_request_refused', '... browser_request_refused';
+($res, $j) = admin('{"action":"list","pinfl":"' . $pin . '"}',
+                   headers => { 'Sec-Fetch-Site' => 'same-origin' });
+is $res->{status}, 403, '... and with Sec-Fetch-Site';
+$res = $admin->get('/oneid/admin', { 'Sec-Fetch-Site' => 'none' });
 is $res->{status}, 405, 'GET: 405';
 is $res->header('allow'), 'POST', '... Allow: POST';
 like $res->{body}, qr/"error":"method_not_allowed"/, '... JSON saying so';
@@ -94,8 +110,8 @@ $other->login('/ward', user => 'citizen-basic');
 
 ($res, $j) = admin('{"action":"list","pinfl":"' . $pin . '"}');
 is $res->{status}, 200, 'list: 200';
-like $res->header('content-type'), qr{^application/json}, '... JSON';
-is $res->header('cache-control'), 'no-store', '... not stored';
+like $res->{headers}{'content-type'}, qr{^application/json}, '... JSON';
+is $res->{headers}{'cache-control'}, 'no-store', '... not stored';
 is $j->{pinfl}, '4120*******017', '... the PINFL masked';
 is scalar @{ $j->{sessions} || [] }, 2, '... two sessions';
 is_deeply [sort keys %{ $j->{sessions}[0] || {} }],

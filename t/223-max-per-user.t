@@ -19,6 +19,7 @@ sub start {
     my ($n) = @_;
     return Test::OneID->new(
         http_config   => "oneid_redis $redis prefix=oneid223:;\n"
+                     . "oneid_key_file " . Test::OneID::Conf::key_file() . ";\n"
                          . "oneid_audit_log logs/audit.log;\n",
         config        => server_config(extra => "oneid_session_max_per_user $n;"),
         root_location => 0,

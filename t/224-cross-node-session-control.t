@@ -13,6 +13,7 @@ use Test::More;
 use Test::OneID;
 use Test::OneID::Conf qw(server_config);
 use File::Temp;
+use HTTP::Tiny;
 use Time::HiRes qw(time sleep);
 
 # one server key for both nodes, or each would index users under its own
@@ -77,9 +78,9 @@ ok $ok, 'a session served from both caches';
 my $before = $t->command_calls('getex');
 $b->get('/ward') for 1 .. 3;
 is $t->command_calls('getex') - $before, 0, '... B answers from its cache';
-my $admin = $t->browser;
-my $res = $admin->post('/oneid/admin', '{"action":"revoke","pinfl":"41203870000017"}',
-                       { 'Content-Type' => 'application/json' });
+my $res = HTTP::Tiny->new->request('POST', $t->base_url . '/oneid/admin',
+    { content => '{"action":"revoke","pinfl":"41203870000017"}',
+      headers => { 'Content-Type' => 'application/json' } });
 my ($status, $window) = refused_within($b, time);
 is $res->{status}, 200, 'revoked on A';
 is $status, 401, '... B refuses the cookie (401: revoked)';

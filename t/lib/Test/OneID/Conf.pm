@@ -5,7 +5,8 @@ package Test::OneID::Conf;
 # echo backend as the "legacy MIS".  Block tests use it from an
 # add_block_preprocessor; flow tests pass it to Test::OneID->new.
 #
-#   http_config(%opt)   opt: redis => 'host:port' (default the suite's)
+#   http_config(%opt)   opt: redis => 'host:port' (default the suite's),
+#                            key => 1: with oneid_key_file (key_file())
 #   server_config(%opt) opt: extra => 'directives at server level',
 #                            protected => 'directives in location /',
 #                            locations => 'more location blocks',
@@ -23,7 +24,8 @@ use strict;
 use warnings;
 
 use Exporter 'import';
-our @EXPORT_OK = qw(http_config server_config server_block env defaults);
+our @EXPORT_OK = qw(http_config server_config server_block env defaults
+                    key_file);
 
 sub env {
     my ($name, $default) = @_;
@@ -33,10 +35,27 @@ sub env {
     return $v;
 }
 
+# A server key file (oneid_key_file), made once per test process, mode
+# 0600 as nginx wants it; the same key for every nginx the test starts:
+#   http_config(key => 1)  or  "oneid_key_file " . key_file() . ";"
+my $key_file;
+sub key_file {
+    return $key_file if defined $key_file;
+    require File::Temp;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    $key_file = "$dir/oneid.key";
+    open my $fh, '>', $key_file or die "$key_file: $!";
+    print $fh "test-server-key-" . ('0123456789abcdef' x 3) . "\n";
+    close $fh;
+    chmod 0600, $key_file;
+    return $key_file;
+}
+
 sub http_config {
     my (%opt) = @_;
     my $redis = $opt{redis} // '127.0.0.1:' . env('REDIS_PORT', 16379);
-    return "oneid_redis $redis;\n";
+    return "oneid_redis $redis;\n"
+           . ($opt{key} ? 'oneid_key_file ' . key_file() . ";\n" : '');
 }
 
 sub server_config {
