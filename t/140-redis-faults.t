@@ -408,6 +408,12 @@ is scalar(sockets_to($worker, $redis_port)), 1, 'worker holds one connection to 
         if (ref $r && "$r" =~ /^OOM/) { $refused++ } else { $refused = 0; $stored++ }
     }
     close $filler;
+    # closing the filler freed its buffers: full again, for sure
+    for (1 .. 200) {
+        my $r = eval { rcmd('SET', 'fill:' . $i++, 'x' x 200) };
+        last if !defined $r || "$r" =~ /^OOM/ || $@ =~ /OOM/;
+        $stored++;
+    }
     ok $refused == 3 && $stored > 2,
         "Redis (maxmemory $max, noeviction) full after $stored writes";
 
