@@ -240,6 +240,20 @@ static ngx_command_t  ngx_http_oneid_commands[] = {
       offsetof(ngx_http_oneid_loc_conf_t, cookie_secure),
       NULL },
 
+    { ngx_string("oneid_preserve_post"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, preserve_post),
+      NULL },
+
+    { ngx_string("oneid_preserve_post_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, preserve_post_max_size),
+      NULL },
+
     { ngx_string("oneid_pass_headers"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -523,6 +537,8 @@ ngx_http_oneid_create_loc_conf(ngx_conf_t *cf)
     conf->header_encoding = NGX_CONF_UNSET_UINT;
     conf->audit_log = NGX_CONF_UNSET_PTR;
     conf->idp_session = NGX_CONF_UNSET_UINT;
+    conf->preserve_post = NGX_CONF_UNSET;
+    conf->preserve_post_max_size = NGX_CONF_UNSET_SIZE;
 
     return conf;
 }
@@ -633,6 +649,10 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->audit_log, prev->audit_log, NULL);
     ngx_conf_merge_uint_value(conf->idp_session, prev->idp_session,
                               NGX_HTTP_ONEID_IDP_SESSION_KEEP);
+
+    ngx_conf_merge_value(conf->preserve_post, prev->preserve_post, 1);
+    ngx_conf_merge_size_value(conf->preserve_post_max_size,
+                              prev->preserve_post_max_size, 64 * 1024);
 
     if (conf->session_timeout <= 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
