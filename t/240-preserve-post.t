@@ -144,6 +144,8 @@ my ($script, $source) = preserve_script($res->{body});
 my $csp = $res->header('Content-Security-Policy') // '';
 like $csp, qr/script-src \Q$source\E;/, "CSP allows the page's script by its hash";
 like $csp, qr/default-src 'none'/, "... and nothing else";
+my $readme = do { local (@ARGV, $/) = 'README.md'; <> };
+like $readme, qr/script-src\s+\Q$source\E;/, '... the hash README tells sites to allow';
 like $csp, qr/form-action 'self'/, "... forms may go to this site only";
 like $res->{body}, qr{<noscript>.*href="https://127\.0\.0\.1:\d+/sso/oauth/Authorization\.do\?[^"]*&amp;state=\Q$state\E.*</noscript>}s,
      'without JavaScript: a link to OneID';

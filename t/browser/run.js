@@ -679,6 +679,50 @@ async function preservePost(browser) {
               `${w.posts.length} POSTs; at ${page.url()}`);
         await ctx.close();
     });
+    await scenario('7d. the entry expired in the tab meanwhile: the form is not posted',
+                   async () => {
+        const ctx = await newContext(browser, { locale: 'ru-RU' });
+        const page = await ctx.newPage();
+        await expiredForm(ctx, page, 'record', 'doctor');
+        await ctx.clearCookies({ name: 'mock_sso' });
+        const w = watch(page, '/save/record');
+        await Promise.all([
+            page.waitForURL((u) => u.href.startsWith(oneid), { waitUntil: 'load' }),
+            page.locator('#save').click(),
+        ]);
+        const atOneID = page.url();
+        // the same tab on an open page of the site: its sessionStorage;
+        // the entry's time is made older than the server's clock
+        await page.goto(`${site}/links.html`);
+        const keys = await page.evaluate(() => {
+            const ks = Object.keys(sessionStorage)
+                .filter((k) => k.startsWith('oneid-post:'));
+            for (const k of ks) {
+                const e = JSON.parse(sessionStorage.getItem(k));
+                e.expires = Date.now() - 60000;
+                sessionStorage.setItem(k, JSON.stringify(e));
+            }
+            return ks;
+        });
+        check('the tab holds one entry, under the key of the login',
+              keys.length === 1 && atOneID.includes(
+                  'state=' + keys[0].slice('oneid-post:'.length)), keys.join());
+        await page.goto(atOneID);
+        await pickUser(page, 'doctor');
+        await sleep(1000);
+        const notice = page.locator('#oneid-post-expired');
+        check('the same doctor signs in: a notice says the form expired',
+              await notice.isVisible()
+              && (await notice.innerText()).includes('срок её хранения истёк'),
+              page.url());
+        check('the form never reached the backend',
+              w.posts.length === 1 && (await echoed(w.posts)).length === 0,
+              `${w.posts.length} POSTs`);
+        check('the entry is gone', await page.evaluate(
+            () => Object.keys(sessionStorage)
+                .filter((k) => k.startsWith('oneid-post:')).length === 0));
+        await ctx.close();
+    });
 }
 
 async function idleWarning(browser) {
