@@ -32,6 +32,8 @@ static char *ngx_http_oneid_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_oneid_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_oneid_cookie_suffixed(ngx_conf_t *cf,
+    ngx_str_t *name, const char *suffix, ngx_str_t *out);
 static char *ngx_http_oneid_check_conf(ngx_conf_t *cf,
     ngx_http_oneid_loc_conf_t *conf);
 static void ngx_http_oneid_remember_position(ngx_conf_t *cf,
@@ -517,6 +519,8 @@ ngx_http_oneid_create_loc_conf(ngx_conf_t *cf)
      *     conf->logout_redirect = { 0, NULL };
      *     conf->cookie_name = { 0, NULL };
      *     conf->state_cookie_name = { 0, NULL };
+     *     conf->owner_cookie_name = { 0, NULL };
+     *     conf->post_cookie_name = { 0, NULL };
      *     conf->cookie_name_default = 0;
      *     conf->old_cookie_name = { 0, NULL };
      *     conf->page_organization = { 0, NULL };
@@ -637,6 +641,16 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_memcpy(p, "_state", sizeof("_state") - 1);
     }
 
+    if (ngx_http_oneid_cookie_suffixed(cf, &conf->cookie_name, "_owner",
+                                       &conf->owner_cookie_name)
+        != NGX_OK
+        || ngx_http_oneid_cookie_suffixed(cf, &conf->cookie_name, "_post",
+                                          &conf->post_cookie_name)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_merge_value(conf->pass_headers, prev->pass_headers, 1);
     ngx_conf_merge_uint_value(conf->header_encoding, prev->header_encoding,
                               NGX_HTTP_ONEID_ENCODE_PERCENT);
@@ -671,6 +685,28 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* the cookies of oneid_preserve_post, named after the session cookie */
+
+static ngx_int_t
+ngx_http_oneid_cookie_suffixed(ngx_conf_t *cf, ngx_str_t *name,
+    const char *suffix, ngx_str_t *out)
+{
+    size_t  len;
+
+    len = ngx_strlen(suffix);
+
+    out->len = name->len + len;
+    out->data = ngx_pnalloc(cf->pool, out->len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(out->data, name->data, name->len), suffix, len);
+
+    return NGX_OK;
 }
 
 

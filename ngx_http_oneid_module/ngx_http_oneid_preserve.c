@@ -8,7 +8,8 @@
  * page that keeps the form in the tab's sessionStorage and goes on to
  * OneID, the owner cookie (who the browser's last sign-in was, as a keyed
  * hash of the PINFL), and the page that posts the form again after the
- * login, once, and only for the same person.
+ * login, once, and only for the same person; and keeping its cookies from
+ * the upstream.
  *
  *   read:   a urlencoded form from a page of the site -> read the body
  *           -> ngx_http_oneid_login() again
@@ -51,8 +52,6 @@ static ngx_int_t ngx_http_oneid_preserve_wanted(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oneid_preserve_is(ngx_table_elt_t *h,
     const char *value, size_t len, ngx_uint_t prefix);
 static void ngx_http_oneid_preserve_body(ngx_http_request_t *r);
-static ngx_int_t ngx_http_oneid_preserve_name(ngx_http_request_t *r,
-    ngx_http_oneid_loc_conf_t *olcf, const char *suffix, ngx_str_t *name);
 static ngx_int_t ngx_http_oneid_preserve_owner(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *tag);
 static ngx_int_t ngx_http_oneid_preserve_tag(ngx_http_request_t *r,
@@ -264,7 +263,7 @@ ngx_http_oneid_preserve_start(ngx_http_request_t *r,
     u_char                     *p;
     size_t                      len;
     json_t                     *o, *e, *fields;
-    ngx_str_t                   body, tag, data, name, html, go, key;
+    ngx_str_t                   body, tag, data, html, go, key;
     const char                 *why;
     ngx_http_oneid_loc_conf_t  *olcf;
 
@@ -378,10 +377,9 @@ ngx_http_oneid_preserve_start(ngx_http_request_t *r,
 
     /* which flow carries a form: the callback answers with its page */
 
-    if (ngx_http_oneid_preserve_name(r, olcf, "_post", &name) != NGX_OK
-        || ngx_http_oneid_set_cookie(r, olcf, &name, &ctx->login.state,
-                                     olcf->state_timeout)
-           != NGX_OK)
+    if (ngx_http_oneid_set_cookie(r, olcf, &olcf->post_cookie_name,
+                                  &ctx->login.state, olcf->state_timeout)
+        != NGX_OK)
     {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
@@ -408,7 +406,7 @@ ngx_http_oneid_preserve_finish(ngx_http_request_t *r,
     u_char                     *p;
     size_t                      len;
     json_t                     *o;
-    ngx_str_t                   tag, name, marker, empty, data, html, url;
+    ngx_str_t                   tag, marker, empty, data, html, url;
     ngx_str_t                   key;
     ngx_http_oneid_loc_conf_t  *olcf;
 
@@ -420,27 +418,26 @@ ngx_http_oneid_preserve_finish(ngx_http_request_t *r,
      * that a form of theirs can never be posted under this user.
      */
 
-    if (ngx_http_oneid_preserve_name(r, olcf, "_owner", &name) != NGX_OK
-        || ngx_http_oneid_preserve_tag(r, ctx, &tag) == NGX_ERROR
-        || ngx_http_oneid_set_cookie(r, olcf, &name, tag.len ? &tag : &empty,
+    if (ngx_http_oneid_preserve_tag(r, ctx, &tag) == NGX_ERROR
+        || ngx_http_oneid_set_cookie(r, olcf, &olcf->owner_cookie_name,
+                                     tag.len ? &tag : &empty,
                                      tag.len ? -1 : 0)
            != NGX_OK)
     {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
 
-    if (ngx_http_oneid_preserve_name(r, olcf, "_post", &name) != NGX_OK) {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    if (ngx_http_oneid_get_cookie(r, &name, &marker) != NGX_OK
+    if (ngx_http_oneid_get_cookie(r, &olcf->post_cookie_name, &marker)
+        != NGX_OK
         || marker.len != ctx->login.state.len
         || ngx_strncmp(marker.data, ctx->login.state.data, marker.len) != 0)
     {
         return NGX_DECLINED;
     }
 
-    if (ngx_http_oneid_set_cookie(r, olcf, &name, &empty, 0) != NGX_OK) {
+    if (ngx_http_oneid_set_cookie(r, olcf, &olcf->post_cookie_name, &empty, 0)
+        != NGX_OK)
+    {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
 
@@ -508,6 +505,31 @@ ngx_http_oneid_preserve_finish(ngx_http_request_t *r,
                    &ctx->login.return_uri);
 
     return ngx_http_oneid_preserve_send(r, &html);
+}
+
+
+/*
+ * The module's cookies never reach the upstream: NGX_DECLINED when a
+ * Cookie header was emptied and the headers are to be rebuilt.
+ */
+
+ngx_int_t
+ngx_http_oneid_preserve_hide_cookies(ngx_http_request_t *r,
+    ngx_http_oneid_loc_conf_t *olcf)
+{
+    ngx_int_t  rc, owner;
+
+    owner = ngx_http_oneid_hide_cookie(r, &olcf->owner_cookie_name);
+    if (owner == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_oneid_hide_cookie(r, &olcf->post_cookie_name);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return (owner == NGX_DECLINED) ? NGX_DECLINED : rc;
 }
 
 
@@ -614,41 +636,15 @@ ngx_http_oneid_preserve_is(ngx_table_elt_t *h, const char *value,
 }
 
 
-/* "<oneid_cookie_name><suffix>", as the login cookie's "_state" */
-
-static ngx_int_t
-ngx_http_oneid_preserve_name(ngx_http_request_t *r,
-    ngx_http_oneid_loc_conf_t *olcf, const char *suffix, ngx_str_t *name)
-{
-    size_t  len;
-
-    len = ngx_strlen(suffix);
-
-    name->len = olcf->cookie_name.len + len;
-    name->data = ngx_pnalloc(r->pool, name->len);
-    if (name->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(ngx_cpymem(name->data, olcf->cookie_name.data,
-                          olcf->cookie_name.len),
-               suffix, len);
-
-    return NGX_OK;
-}
-
-
 /* the owner cookie, if the browser has a well-formed one */
 
 static ngx_int_t
 ngx_http_oneid_preserve_owner(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *tag)
 {
-    ngx_str_t   name;
     ngx_uint_t  i;
 
-    if (ngx_http_oneid_preserve_name(r, olcf, "_owner", &name) != NGX_OK
-        || ngx_http_oneid_get_cookie(r, &name, tag) != NGX_OK
+    if (ngx_http_oneid_get_cookie(r, &olcf->owner_cookie_name, tag) != NGX_OK
         || tag->len != NGX_HTTP_ONEID_OWNER_LEN)
     {
         return NGX_DECLINED;

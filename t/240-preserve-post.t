@@ -208,6 +208,11 @@ $res = callback_of($b, $plain, 'citizen-basic');
 is $res->{status}, 302, "its callback: the usual redirect, not the form's page";
 like $res->{location}, qr{^(http://[^/]+)?/ward/other$}, '... to its own page';
 ok defined $b->cookie('oneid_session_post'), '... the pending-form cookie stays';
+$b->set_cookie(clinic => 'ward-3');
+$res = $b->get('/ward/echo');
+like $res->{body}, qr/^Cookie: clinic=ward-3\r?$/m,
+     'the upstream gets neither the owner nor the pending-form cookie'
+     or diag $res->{body};
 $res = callback_of($b, $with_form, 'citizen-basic');
 is $res->{status}, 200, "the form's flow: the page";
 
