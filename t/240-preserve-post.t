@@ -18,6 +18,7 @@ use Digest::SHA qw(sha256_hex);
 use Test::OneID qw(session_key preserve_data preserve_script form_urlencode
                    form_headers);
 use Test::OneID::Conf qw(server_config);
+use Time::HiRes ();
 
 my $redis = '127.0.0.1:' . ($ENV{TEST_NGINX_REDIS_PORT} // 16379);
 my $backend = $ENV{TEST_NGINX_BACKEND_PORT} // 18081;
@@ -230,6 +231,24 @@ sub not_kept {
 my $c = $t->browser;
 $c->login('/ward', user => 'doctor');
 expire($c);
+
+# a body that arrives slowly: read asynchronously, then the page
+{
+    my $port = $t->port;
+    my $cookie = $c->cookie_header($t->base_url . '/');
+    my $s = Test::OneID::raw_send($port,
+        "POST $path HTTP/1.1\r\nHost: 127.0.0.1:$port\r\nConnection: close\r\n"
+        . "Cookie: $cookie\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        . "Sec-Fetch-Mode: navigate\r\nSec-Fetch-Site: same-origin\r\n"
+        . "Content-Length: " . length($body) . "\r\n\r\n" . substr($body, 0, 20));
+    Time::HiRes::sleep(0.3);
+    Test::OneID::raw_write($s, substr($body, 20));
+    my $raw = Test::OneID::raw_response($s);
+    my $d = preserve_data($raw->{body} // '');
+    is $raw->{status}, 200, 'a body sent in two parts 300 ms apart: the page';
+    is_deeply $d && $d->{e}{fields}, [map { [$form[2 * $_], $form[2 * $_ + 1]] } 0 .. $#form / 2],
+              '... with every field';
+}
 
 not_kept('XMLHttpRequest', $c, $path, $body,
          form_headers('X-Requested-With' => 'XMLHttpRequest'), 401);
