@@ -62,6 +62,8 @@ static json_t *ngx_http_oneid_preserve_fields(ngx_http_request_t *r,
     ngx_str_t *body);
 static json_t *ngx_http_oneid_preserve_decode(ngx_http_request_t *r,
     u_char *start, u_char *end);
+static ngx_int_t ngx_http_oneid_preserve_key(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_str_t *key);
 static json_t *ngx_http_oneid_preserve_string(ngx_str_t *s);
 static ngx_int_t ngx_http_oneid_preserve_json(ngx_http_request_t *r,
     json_t *o, ngx_str_t *out);
@@ -291,45 +293,46 @@ ngx_http_oneid_preserve_start(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    if (ngx_http_oneid_preserve_key(r, ctx, &key) != NGX_OK) {
+        json_decref(fields);
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
     /*
-     * the time is the server's: the finish page compares it with the
-     * server's time again, whatever the clock of the computer says
+     * json_object_set_new() takes the value, also when it fails.  The
+     * time is the server's: the finish page compares it with the server's
+     * time again, whatever the clock of the computer says.
      */
 
-    /* the key: "oneid-post:" and the flow's state */
-
-    key.len = sizeof("oneid-post:") - 1 + ctx->login.state.len;
-    key.data = ngx_pnalloc(r->pool, key.len);
-    if (key.data == NULL) {
-        json_decref(fields);
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    ngx_memcpy(ngx_cpymem(key.data, "oneid-post:", sizeof("oneid-post:") - 1),
-               ctx->login.state.data, ctx->login.state.len);
-
-    o = json_object();
     e = json_object();
 
-    if (o == NULL || e == NULL) {
-        json_decref(o);
+    if (e == NULL || json_object_set_new(e, "fields", fields)) {
+        if (e == NULL) {
+            json_decref(fields);
+        }
+
         json_decref(e);
-        json_decref(fields);
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
 
-    /* json_object_set_new() takes the value, also when it fails */
+    o = json_object();
 
-    if (json_object_set_new(o, "e", e)
+    if (o == NULL
         || json_object_set_new(e, "url", ngx_http_oneid_preserve_string(
                                              &ctx->login.return_uri))
-        || json_object_set_new(e, "fields", fields)
         || json_object_set_new(e, "expires",
                                json_integer((json_int_t)
                                             (ngx_time() + olcf->state_timeout)
                                             * 1000))
         || json_object_set_new(e, "owner",
-                               ngx_http_oneid_preserve_string(&tag))
+                               ngx_http_oneid_preserve_string(&tag)))
+    {
+        json_decref(o);
+        json_decref(e);
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    if (json_object_set_new(o, "e", e)
         || json_object_set_new(o, "m", json_string("start"))
         || json_object_set_new(o, "k", ngx_http_oneid_preserve_string(&key))
         || json_object_set_new(o, "go",
@@ -341,8 +344,7 @@ ngx_http_oneid_preserve_start(ngx_http_request_t *r,
 
     if (ngx_http_oneid_preserve_json(r, o, &data) != NGX_OK) {
         json_decref(o);
-        ngx_http_oneid_preserve_not_kept(r, "it is not UTF-8 text");
-        return NGX_DECLINED;
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
 
     json_decref(o);
@@ -441,14 +443,9 @@ ngx_http_oneid_preserve_finish(ngx_http_request_t *r,
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
 
-    key.len = sizeof("oneid-post:") - 1 + ctx->login.state.len;
-    key.data = ngx_pnalloc(r->pool, key.len);
-    if (key.data == NULL) {
+    if (ngx_http_oneid_preserve_key(r, ctx, &key) != NGX_OK) {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
-
-    ngx_memcpy(ngx_cpymem(key.data, "oneid-post:", sizeof("oneid-post:") - 1),
-               ctx->login.state.data, ctx->login.state.len);
 
     /* an empty owner matches no entry: the form is discarded */
 
@@ -861,6 +858,26 @@ ngx_http_oneid_preserve_decode(ngx_http_request_t *r, u_char *start,
     /* json_stringn() refuses anything but UTF-8 */
 
     return json_stringn((char *) buf, dst - buf);
+}
+
+
+/* the entry's sessionStorage key: "oneid-post:" and the flow's state */
+
+static ngx_int_t
+ngx_http_oneid_preserve_key(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    ngx_str_t *key)
+{
+    key->len = sizeof("oneid-post:") - 1 + ctx->login.state.len;
+    key->data = ngx_pnalloc(r->pool, key->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(key->data, "oneid-post:",
+                          sizeof("oneid-post:") - 1),
+               ctx->login.state.data, ctx->login.state.len);
+
+    return NGX_OK;
 }
 
 
