@@ -15,6 +15,7 @@
 #include "ngx_http_oneid_module.h"
 #include "ngx_http_oneid_cookie.h"
 #include "ngx_http_oneid_headers.h"
+#include "ngx_http_oneid_preserve.h"
 #include "ngx_http_oneid_util.h"
 
 
@@ -260,6 +261,13 @@ ngx_http_oneid_set_identity_headers(ngx_http_request_t *r,
     rebuild |= (rc == NGX_DECLINED);
 
     rc = ngx_http_oneid_hide_cookie(r, &olcf->state_cookie_name);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    rebuild |= (rc == NGX_DECLINED);
+
+    rc = ngx_http_oneid_preserve_hide_cookies(r, olcf);
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }

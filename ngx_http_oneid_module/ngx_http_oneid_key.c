@@ -54,7 +54,8 @@ static u_char *ngx_http_oneid_key_derived(ngx_http_oneid_keys_t *keys,
 
 
 static const char  *ngx_http_oneid_key_labels[NGX_HTTP_ONEID_KEY_NPURPOSES] = {
-    "ngx_http_oneid_module user index v1"
+    "ngx_http_oneid_module user index v1",
+    "ngx_http_oneid_module post owner v1"
 };
 
 static ngx_str_t  ngx_http_oneid_key_zone_name =

@@ -20,6 +20,8 @@
 /* what a derived key is for: each has its own HKDF label */
 typedef enum {
     NGX_HTTP_ONEID_KEY_USER_INDEX = 0,
+    /* who a form kept across a login belongs to (oneid_preserve_post) */
+    NGX_HTTP_ONEID_KEY_POST_OWNER,
     NGX_HTTP_ONEID_KEY_NPURPOSES
 } ngx_http_oneid_key_purpose_e;
 

@@ -29,6 +29,7 @@
 #include "ngx_http_oneid_headers.h"
 #include "ngx_http_oneid_index.h"
 #include "ngx_http_oneid_page.h"
+#include "ngx_http_oneid_preserve.h"
 #include "ngx_http_oneid_session.h"
 #include "ngx_http_oneid_audit.h"
 
@@ -71,9 +72,15 @@ ngx_int_t
 ngx_http_oneid_login(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
     u_char                      *p;
+    ngx_int_t                    rc;
     ngx_str_t                    record, uri;
     ngx_http_oneid_loc_conf_t   *olcf;
     ngx_http_oneid_ctx_login_t  *lg;
+
+    rc = ngx_http_oneid_preserve_read(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
 
     olcf = ctx->conf;
     lg = &ctx->login;
@@ -137,6 +144,7 @@ ngx_http_oneid_login(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 static ngx_int_t
 ngx_http_oneid_login_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
+    ngx_int_t                   rc;
     ngx_str_t                   location;
     ngx_http_oneid_loc_conf_t  *olcf;
 
@@ -159,6 +167,11 @@ ngx_http_oneid_login_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oneid: login started for \"%V\"", &ctx->login.return_uri);
+
+    rc = ngx_http_oneid_preserve_start(r, ctx, &location);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
 
     return ngx_http_oneid_redirect(r, &location);
 }
@@ -541,6 +554,7 @@ ngx_http_oneid_callback_evict(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
     u_char                        *sp;
+    ngx_int_t                      rc;
     ngx_str_t                      line, key, *token;
     ngx_http_oneid_audit_event_t   ev;
 
@@ -584,6 +598,11 @@ ngx_http_oneid_callback_evict(ngx_http_request_t *r,
                                            "one_log_out", "access_token",
                                            token);
         }
+    }
+
+    rc = ngx_http_oneid_preserve_finish(r, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     return ngx_http_oneid_redirect(r, &ctx->login.return_uri);

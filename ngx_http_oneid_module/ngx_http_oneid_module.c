@@ -32,6 +32,8 @@ static char *ngx_http_oneid_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_oneid_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_oneid_cookie_suffixed(ngx_conf_t *cf,
+    ngx_str_t *name, const char *suffix, ngx_str_t *out);
 static char *ngx_http_oneid_check_conf(ngx_conf_t *cf,
     ngx_http_oneid_loc_conf_t *conf);
 static void ngx_http_oneid_remember_position(ngx_conf_t *cf,
@@ -238,6 +240,20 @@ static ngx_command_t  ngx_http_oneid_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oneid_loc_conf_t, cookie_secure),
+      NULL },
+
+    { ngx_string("oneid_preserve_post"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, preserve_post),
+      NULL },
+
+    { ngx_string("oneid_preserve_post_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oneid_loc_conf_t, preserve_post_max_size),
       NULL },
 
     { ngx_string("oneid_pass_headers"),
@@ -503,6 +519,8 @@ ngx_http_oneid_create_loc_conf(ngx_conf_t *cf)
      *     conf->logout_redirect = { 0, NULL };
      *     conf->cookie_name = { 0, NULL };
      *     conf->state_cookie_name = { 0, NULL };
+     *     conf->owner_cookie_name = { 0, NULL };
+     *     conf->post_cookie_name = { 0, NULL };
      *     conf->cookie_name_default = 0;
      *     conf->old_cookie_name = { 0, NULL };
      *     conf->page_organization = { 0, NULL };
@@ -523,6 +541,8 @@ ngx_http_oneid_create_loc_conf(ngx_conf_t *cf)
     conf->header_encoding = NGX_CONF_UNSET_UINT;
     conf->audit_log = NGX_CONF_UNSET_PTR;
     conf->idp_session = NGX_CONF_UNSET_UINT;
+    conf->preserve_post = NGX_CONF_UNSET;
+    conf->preserve_post_max_size = NGX_CONF_UNSET_SIZE;
 
     return conf;
 }
@@ -621,6 +641,16 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_memcpy(p, "_state", sizeof("_state") - 1);
     }
 
+    if (ngx_http_oneid_cookie_suffixed(cf, &conf->cookie_name, "_owner",
+                                       &conf->owner_cookie_name)
+        != NGX_OK
+        || ngx_http_oneid_cookie_suffixed(cf, &conf->cookie_name, "_post",
+                                          &conf->post_cookie_name)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_merge_value(conf->pass_headers, prev->pass_headers, 1);
     ngx_conf_merge_uint_value(conf->header_encoding, prev->header_encoding,
                               NGX_HTTP_ONEID_ENCODE_PERCENT);
@@ -633,6 +663,10 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->audit_log, prev->audit_log, NULL);
     ngx_conf_merge_uint_value(conf->idp_session, prev->idp_session,
                               NGX_HTTP_ONEID_IDP_SESSION_KEEP);
+
+    ngx_conf_merge_value(conf->preserve_post, prev->preserve_post, 1);
+    ngx_conf_merge_size_value(conf->preserve_post_max_size,
+                              prev->preserve_post_max_size, 64 * 1024);
 
     if (conf->session_timeout <= 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -651,6 +685,28 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* the cookies of oneid_preserve_post, named after the session cookie */
+
+static ngx_int_t
+ngx_http_oneid_cookie_suffixed(ngx_conf_t *cf, ngx_str_t *name,
+    const char *suffix, ngx_str_t *out)
+{
+    size_t  len;
+
+    len = ngx_strlen(suffix);
+
+    out->len = name->len + len;
+    out->data = ngx_pnalloc(cf->pool, out->len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(out->data, name->data, name->len), suffix, len);
+
+    return NGX_OK;
 }
 
 

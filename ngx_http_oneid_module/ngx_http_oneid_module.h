@@ -113,6 +113,13 @@ typedef struct {
     ngx_http_oneid_audit_log_t   *audit_log;
     ngx_uint_t                    idp_session;
 
+    /* oneid_preserve_post: a form survives a re-login, up to this size */
+    ngx_flag_t                    preserve_post;
+    size_t                        preserve_post_max_size;
+    /* "<cookie_name>_owner" and "<cookie_name>_post" */
+    ngx_str_t                     owner_cookie_name;
+    ngx_str_t                     post_cookie_name;
+
     /* where "oneid on" or a role ("oneid_callback", ...) was written */
     u_char                       *conf_file;
     ngx_uint_t                    conf_line;

@@ -50,6 +50,7 @@ const other = `http://localhost:${port}`;
 const oneid = `https://127.0.0.1:${oneidPort}/sso/oauth/Authorization.do`;
 const pin = '41203870000017';          // the mock's "doctor"
 const redisPort = env('REDIS_PORT');
+const backendPort = env('BACKEND_PORT');
 
 // --- nginx ---------------------------------------------------------------
 
@@ -84,6 +85,21 @@ const locations = `
         proxy_set_header Accept-Encoding "";
         sub_filter '</head>' '<script src="/oneid/session-mis?script" defer></script></head>';
         sub_filter_once on;
+    }
+
+    # oneid_preserve_post (scenario 7): the MIS's form pages, the form
+    # posted to the echo backend (location /); /short/ forgets a started
+    # login after 3 s
+    location /forms/ {
+        oneid on;
+        proxy_pass http://127.0.0.1:${port};
+        proxy_set_header Host mis-backend;
+    }
+
+    location /short/ {
+        oneid on;
+        oneid_state_timeout 3s;
+        proxy_pass http://127.0.0.1:${backendPort};
     }
 
     location = /ssi.html {
@@ -138,6 +154,14 @@ ${serverConf}
         gzip on;
         gzip_min_length 0;
         default_type text/html;
+
+        location = /forms/record {
+            return 200 '<!DOCTYPE html><html><head><meta charset="utf-8"><title>record</title></head><body><form method="post" action="/save/record?id=7"><textarea name="note"></textarea><input name="patient"><input type="hidden" name="dx" value="J06.9"><input type="hidden" name="dx" value="I10"><input type="hidden" name="action" value="keep"><button id="save" name="submit" value="Saqlash">Saqlash</button></form></body></html>';
+        }
+
+        location = /forms/short {
+            return 200 '<!DOCTYPE html><html><head><meta charset="utf-8"><title>record</title></head><body><form method="post" action="/short/save"><textarea name="note"></textarea><input name="patient"><button id="save" name="submit" value="Saqlash">Saqlash</button></form></body></html>';
+        }
 
         location ~ ^/mis/(uz|ru|en)/ {
             return 200 '<!DOCTYPE html><html lang="$1"><head><title>MIS $1</title></head><body><h1>MIS</h1><p>patients</p></body></html>';
@@ -522,6 +546,185 @@ async function main(browser) {
     });
 }
 
+async function preservePost(browser) {
+    const note = '</script><script>window.pwned=1</script> <!-- x --> '
+                 + 'Bemor ahvoli o\u2018rtacha, qo\u2018shimcha: '
+                 + 'Состояние средней тяжести';
+    const patient = 'Абдуллаев Ғайрат Ўктамович';
+    const want = [['note', note], ['patient', patient], ['dx', 'J06.9'],
+                  ['dx', 'I10'], ['action', 'keep'], ['submit', 'Saqlash']];
+
+    // the doctor's form, typed after the session ended (its key deleted)
+    async function expiredForm(ctx, page, form, user) {
+        await signIn(page, user, `${site}/forms/${form}`);
+        await page.locator('textarea[name=note]').fill(note);
+        await page.locator('input[name=patient]').fill(patient);
+        redis('DEL', await sessionKey(ctx));
+    }
+
+    // every POST of the form, and what answered it
+    function watch(page, part) {
+        const posts = [];
+        const problems = [];
+        page.on('request', (r) => {
+            if (r.method() === 'POST' && r.url().includes(part)) posts.push(r);
+        });
+        page.on('console', (m) => {
+            if (m.type() === 'error') problems.push(m.text());
+        });
+        page.on('pageerror', (e) => problems.push(String(e)));
+        return { posts, problems };
+    }
+
+    // the ones the echo backend answered (text/plain; the module's page
+    // that keeps the form is text/html)
+    async function echoed(posts) {
+        const out = [];
+        for (const r of posts) {
+            const res = await r.response();
+            if (res && (res.headers()['content-type'] || '')
+                .startsWith('text/plain')) {
+                out.push(res);
+            }
+        }
+        return out;
+    }
+
+    await scenario('7a. a form typed while the session ended is posted after the login, once',
+                   async () => {
+        const ctx = await newContext(browser, { locale: 'en-US' });
+        const page = await ctx.newPage();
+        await expiredForm(ctx, page, 'record', 'doctor');
+        const w = watch(page, '/save/record');
+        // OneID's session is alive (mock_sso): it signs the doctor straight
+        // back in, as a real OneID would
+        await Promise.all([
+            page.waitForURL(`${site}/save/record?id=7`, { waitUntil: 'load' }),
+            page.locator('#save').click(),
+        ]);
+        await sleep(1000);
+        const text = await page.locator('body').innerText();
+        check('back on the URL the form was posted to',
+              page.url() === `${site}/save/record?id=7`, page.url());
+        check('the backend got the POST, signed in',
+              text.startsWith('POST /save/record?id=7 ')
+              && text.includes(`X-OneID-Pin: ${pin}`), text.slice(0, 300));
+        const body = text.slice(text.indexOf('\n\n') + 2);
+        const got = [...new URLSearchParams(body)];
+        check('with exactly the same fields, in order (</script>, Uzbek, Cyrillic, '
+              + 'repeated names, fields named "submit" and "action")',
+              JSON.stringify(got) === JSON.stringify(want), JSON.stringify(got));
+        const bodies = await echoed(w.posts);
+        check('the form went twice from the browser: to the login, then once '
+              + 'to the backend', w.posts.length === 2 && bodies.length === 1,
+              `${w.posts.length} POSTs, ${bodies.length} reached the backend`);
+        check('nothing of the field ran as script', await page.evaluate(
+            () => window.pwned === undefined));
+        check('no script error, no CSP violation', w.problems.length === 0,
+              w.problems.join('; '));
+        check('the entry is gone from sessionStorage', await page.evaluate(
+            () => Object.keys(sessionStorage)
+                .filter((k) => k.startsWith('oneid-post:')).length === 0));
+        await ctx.close();
+    });
+
+    await scenario('7b. another doctor signs in instead: the form is not posted',
+                   async () => {
+        const ctx = await newContext(browser, { locale: 'en-US' });
+        const page = await ctx.newPage();
+        await expiredForm(ctx, page, 'record', 'doctor');
+        await ctx.clearCookies({ name: 'mock_sso' });
+        const w = watch(page, '/save/record');
+        await Promise.all([
+            page.waitForURL((u) => u.href.startsWith(oneid), { waitUntil: 'load' }),
+            page.locator('#save').click(),
+        ]);
+        check('the form leads to OneID, which asks who signs in',
+              (await page.locator('body').innerText()).includes('choose a test user'));
+        await pickUser(page, 'citizen-basic');
+        await sleep(1000);
+        const notice = page.locator('#oneid-post-owner');
+        check('a notice says another user signed in',
+              await notice.isVisible()
+              && (await notice.innerText()).includes('another user signed in'),
+              page.url());
+        const link = page.locator('#oneid-post-continue a');
+        check('with a link to the page, by GET',
+              await link.isVisible()
+              && (await link.getAttribute('href')) === '/save/record?id=7');
+        await shot(page, 'preserve-post-other-user');
+        check('the form never reached the backend',
+              w.posts.length === 1 && (await echoed(w.posts)).length === 0,
+              `${w.posts.length} POSTs`);
+        check('no script error, no CSP violation', w.problems.length === 0,
+              w.problems.join('; '));
+        await ctx.close();
+    });
+
+    await scenario('7c. past the state timeout the form is not posted', async () => {
+        const ctx = await newContext(browser, { locale: 'en-US' });
+        const page = await ctx.newPage();
+        await expiredForm(ctx, page, 'short', 'doctor');
+        await ctx.clearCookies({ name: 'mock_sso' });
+        const w = watch(page, '/short/save');
+        await Promise.all([
+            page.waitForURL((u) => u.href.startsWith(oneid), { waitUntil: 'load' }),
+            page.locator('#save').click(),
+        ]);
+        await sleep(4000);
+        await pickUser(page, 'doctor');
+        await sleep(1000);
+        check('the form never reached the backend',
+              w.posts.length === 1 && (await echoed(w.posts)).length === 0,
+              `${w.posts.length} POSTs; at ${page.url()}`);
+        await ctx.close();
+    });
+    await scenario('7d. the entry expired in the tab meanwhile: the form is not posted',
+                   async () => {
+        const ctx = await newContext(browser, { locale: 'ru-RU' });
+        const page = await ctx.newPage();
+        await expiredForm(ctx, page, 'record', 'doctor');
+        await ctx.clearCookies({ name: 'mock_sso' });
+        const w = watch(page, '/save/record');
+        await Promise.all([
+            page.waitForURL((u) => u.href.startsWith(oneid), { waitUntil: 'load' }),
+            page.locator('#save').click(),
+        ]);
+        const atOneID = page.url();
+        // the same tab on an open page of the site: its sessionStorage;
+        // the entry's time is made older than the server's clock
+        await page.goto(`${site}/links.html`);
+        const keys = await page.evaluate(() => {
+            const ks = Object.keys(sessionStorage)
+                .filter((k) => k.startsWith('oneid-post:'));
+            for (const k of ks) {
+                const e = JSON.parse(sessionStorage.getItem(k));
+                e.expires = Date.now() - 60000;
+                sessionStorage.setItem(k, JSON.stringify(e));
+            }
+            return ks;
+        });
+        check('the tab holds one entry, under the key of the login',
+              keys.length === 1 && atOneID.includes(
+                  'state=' + keys[0].slice('oneid-post:'.length)), keys.join());
+        await page.goto(atOneID);
+        await pickUser(page, 'doctor');
+        await sleep(1000);
+        const notice = page.locator('#oneid-post-expired');
+        check('the same doctor signs in: a notice says the form expired',
+              await notice.isVisible()
+              && (await notice.innerText()).includes('срок её хранения истёк'),
+              page.url());
+        check('the form never reached the backend',
+              w.posts.length === 1 && (await echoed(w.posts)).length === 0,
+              `${w.posts.length} POSTs`);
+        check('the entry is gone', await page.evaluate(
+            () => Object.keys(sessionStorage)
+                .filter((k) => k.startsWith('oneid-post:')).length === 0));
+        await ctx.close();
+    });
+}
+
 async function idleWarning(browser) {
     await scenario('6. the idle warning: banner, "continue working", logout',
                    async () => {
@@ -663,6 +866,7 @@ async function idleWarning(browser) {
         console.log(`# ${chromiumBin} ${browser.version()}, playwright-core `
                     + require('playwright-core/package.json').version);
         await main(browser);
+        await preservePost(browser);
         await idleWarning(browser);
     } catch (e) {
         check('set-up', false, e.stack || String(e));

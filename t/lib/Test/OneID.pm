@@ -28,7 +28,8 @@ use Test::Nginx::Server ();
 # the plain functions, for files that would rather not spell Test::OneID::
 our @EXPORT_OK = qw(session_key state_key seed_session seed_state raw_send
                     raw_response raw_request raw_get get_request parallel
-                    parse_response header_values);
+                    parse_response header_values preserve_data
+                    preserve_script form_urlencode form_headers);
 
 # Args: main_config, http_config, config, user_files, log_level, workers,
 # master_process, root_location, env => [...] (see Test::Nginx::Server).
@@ -312,6 +313,50 @@ sub seed_session {
         map { $id{$_} // '' } @SESSION_FIELDS;
     redis({}, 'SET', session_key($sid), $record, 'EX', $opt{ttl} // 600);
     return $sid;
+}
+
+# ---------------------------------------------------------------------------
+# oneid_preserve_post pages
+
+# The data block of a page that keeps or re-posts a form, decoded (undef
+# when there is none or it does not parse: a field broke out of it).
+#   my $d = Test::OneID::preserve_data($res->{body});
+sub preserve_data {
+    my ($html) = @_;
+    my ($json) = $html =~ m{<script type="application/json" id="oneid-post">(.*?)</script>}s
+        or return undef;
+    return eval { JSON::PP->new->utf8->decode($json) };
+}
+
+# The page's one inline script, and its CSP source ('sha256-...').
+sub preserve_script {
+    my ($html) = @_;
+    my ($script) = $html =~ m{<script>(.*?)</script>}s or return (undef, undef);
+    return ($script, "'sha256-" . Digest::SHA::sha256_base64($script) . "='");
+}
+
+# [name, value] pairs as a browser sends them (UTF-8, + for space, order
+# and repeated names kept)
+sub form_urlencode {
+    my (@pairs) = @_;
+    my @out;
+    while (my ($k, $v) = splice @pairs, 0, 2) {
+        push @out, join '=', map {
+            my $s = $_;
+            utf8::encode($s) if utf8::is_utf8($s);
+            $s =~ s/([^A-Za-z0-9*\-._ ])/sprintf('%%%02X', ord $1)/ge;
+            $s =~ tr/ /+/;
+            $s } $k, $v;
+    }
+    return join '&', @out;
+}
+
+# what a browser sends with a form it submits on a page of the site
+sub form_headers {
+    return { 'Content-Type' => 'application/x-www-form-urlencoded',
+             'Sec-Fetch-Mode' => 'navigate', 'Sec-Fetch-Site' => 'same-origin',
+             'Sec-Fetch-Dest' => 'document',
+             Accept => 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', @_ };
 }
 
 # ---------------------------------------------------------------------------
