@@ -503,6 +503,7 @@ ngx_http_oneid_create_loc_conf(ngx_conf_t *cf)
      *     conf->logout_redirect = { 0, NULL };
      *     conf->cookie_name = { 0, NULL };
      *     conf->state_cookie_name = { 0, NULL };
+     *     conf->browser_cookie_name = { 0, NULL };
      *     conf->cookie_name_default = 0;
      *     conf->old_cookie_name = { 0, NULL };
      *     conf->page_organization = { 0, NULL };
@@ -619,6 +620,19 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->state_cookie_name.data = p;
         p = ngx_cpymem(p, conf->cookie_name.data, conf->cookie_name.len);
         ngx_memcpy(p, "_state", sizeof("_state") - 1);
+    }
+
+    if (conf->browser_cookie_name.data == NULL) {
+        conf->browser_cookie_name.len = conf->cookie_name.len
+                                        + sizeof("_browser") - 1;
+        p = ngx_pnalloc(cf->pool, conf->browser_cookie_name.len);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        conf->browser_cookie_name.data = p;
+        p = ngx_cpymem(p, conf->cookie_name.data, conf->cookie_name.len);
+        ngx_memcpy(p, "_browser", sizeof("_browser") - 1);
     }
 
     ngx_conf_merge_value(conf->pass_headers, prev->pass_headers, 1);
