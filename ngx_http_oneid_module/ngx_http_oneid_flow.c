@@ -11,7 +11,8 @@
  *
  *   name:   <state cookie name>_<first 8 characters of the state>
  *   value:  1<flag>.<issue time>.<return URI, base64url>.<MAC>
- *   flag:   "n", or "r" for the restart of an expired flow (never twice)
+ *   flag:   "n", or "r" for a restarted flow (never restarted again; its
+ *           state starts with "~" too)
  *   MAC:    the first 16 bytes of HMAC-SHA-256 over "<state>.<the value
  *           up to its last dot>", base64url
  *
@@ -78,10 +79,15 @@ static ngx_int_t ngx_http_oneid_flow_pad(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *pinfl, u_char *pad);
 
 
-/* a fresh state: what OneID gets, and what names the flow's cookie */
+/*
+ * A fresh state: what OneID gets, and what names the flow's cookie.  The
+ * state of a restarted flow says so itself, so that a browser that keeps
+ * no cookies at all cannot be restarted in a loop either.
+ */
 
 ngx_int_t
-ngx_http_oneid_flow_state(ngx_http_request_t *r, ngx_str_t *state)
+ngx_http_oneid_flow_state(ngx_http_request_t *r, ngx_str_t *state,
+    ngx_uint_t restarted)
 {
     u_char     buf[NGX_HTTP_ONEID_STATE_BYTES];
     ngx_str_t  src;
@@ -104,6 +110,10 @@ ngx_http_oneid_flow_state(ngx_http_request_t *r, ngx_str_t *state)
 
     ngx_encode_base64url(state, &src);
 
+    if (restarted) {
+        state->data[0] = NGX_HTTP_ONEID_STATE_RESTARTED;
+    }
+
     return NGX_OK;
 }
 
@@ -119,7 +129,13 @@ ngx_http_oneid_flow_is_state(ngx_str_t *state)
 
     last = state->data + state->len;
 
-    for (p = state->data; p < last; p++) {
+    p = state->data;
+
+    if (*p == NGX_HTTP_ONEID_STATE_RESTARTED) {
+        p++;
+    }
+
+    for ( /* void */ ; p < last; p++) {
         c = *p;
 
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
@@ -581,7 +597,8 @@ ngx_http_oneid_flow_verify(ngx_http_request_t *r,
     }
 
     flow->issued = issued;
-    flow->restarted = (sealed.data[1] == 'r');
+    flow->restarted = (sealed.data[1] == 'r'
+                       || state->data[0] == NGX_HTTP_ONEID_STATE_RESTARTED);
     flow->expired = (now - issued >= olcf->state_timeout);
 
     return flow->expired ? NGX_DONE : NGX_OK;

@@ -22,6 +22,9 @@
 #define NGX_HTTP_ONEID_STATE_BYTES    16
 #define NGX_HTTP_ONEID_STATE_LEN      22
 
+/* the first character of the state of a restarted flow */
+#define NGX_HTTP_ONEID_STATE_RESTARTED  '~'
+
 /* how much of the state names the flow's cookie */
 #define NGX_HTTP_ONEID_FLOW_ID_LEN    8
 
@@ -48,7 +51,8 @@ typedef struct {
 } ngx_http_oneid_flow_t;
 
 
-ngx_int_t ngx_http_oneid_flow_state(ngx_http_request_t *r, ngx_str_t *state);
+ngx_int_t ngx_http_oneid_flow_state(ngx_http_request_t *r, ngx_str_t *state,
+    ngx_uint_t restarted);
 ngx_int_t ngx_http_oneid_flow_is_state(ngx_str_t *state);
 ngx_int_t ngx_http_oneid_flow_start(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *state, ngx_str_t *uri,

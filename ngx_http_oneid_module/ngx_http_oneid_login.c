@@ -124,7 +124,7 @@ ngx_http_oneid_login_start(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
     olcf = ctx->conf;
     lg = &ctx->login;
 
-    if (ngx_http_oneid_flow_state(r, &lg->state) != NGX_OK
+    if (ngx_http_oneid_flow_state(r, &lg->state, restarted) != NGX_OK
         || ngx_http_oneid_flow_start(r, olcf, &lg->state, &lg->return_uri,
                                      restarted)
            != NGX_OK
@@ -184,7 +184,16 @@ ngx_http_oneid_callback(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
         } else {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "oneid: login callback for a flow this browser "
-                          "does not hold: over, or started elsewhere");
+                          "does not hold: over, expired, or started "
+                          "elsewhere");
+
+            /*
+             * most often a login page left open until the browser
+             * dropped the flow: unless restarted already, a new one
+             */
+
+            lg->restart = (lg->state.data[0]
+                           != NGX_HTTP_ONEID_STATE_RESTARTED);
         }
 
         return ngx_http_oneid_callback_stale(r, ctx);
