@@ -47,8 +47,11 @@
 #define NGX_HTTP_ONEID_FLOW_MAC_BYTES  16
 #define NGX_HTTP_ONEID_FLOW_MAC_LEN    22
 
-/* more cookies than a browser may keep: some were planted */
+/* cookies of one flow's name: more than one were planted */
 #define NGX_HTTP_ONEID_FLOW_SEEN       16
+
+/* flows a Cookie header within nginx's 8 KB buffers can hold */
+#define NGX_HTTP_ONEID_FLOW_ALL        128
 
 /* a clock a little ahead on another node is not a forgery */
 #define NGX_HTTP_ONEID_FLOW_SKEW       60
@@ -616,11 +619,21 @@ static ngx_int_t
 ngx_http_oneid_flow_room(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, size_t len)
 {
-    size_t                        total;
-    ngx_str_t                     prefix, uri64, sealed, mac, empty;
-    ngx_uint_t                    i, n;
-    ngx_keyval_t                  cookies[NGX_HTTP_ONEID_FLOW_SEEN];
-    ngx_http_oneid_flow_cookie_t  flows[NGX_HTTP_ONEID_FLOW_SEEN];
+    size_t                         total;
+    ngx_str_t                      prefix, uri64, sealed, mac, empty;
+    ngx_uint_t                     i, n;
+    ngx_keyval_t                  *cookies;
+    ngx_http_oneid_flow_cookie_t  *flows;
+
+    cookies = ngx_palloc(r->pool, NGX_HTTP_ONEID_FLOW_ALL
+                                  * (sizeof(ngx_keyval_t)
+                                     + sizeof(ngx_http_oneid_flow_cookie_t)));
+    if (cookies == NULL) {
+        return NGX_ERROR;
+    }
+
+    flows = (ngx_http_oneid_flow_cookie_t *)
+                (cookies + NGX_HTTP_ONEID_FLOW_ALL);
 
     prefix.len = olcf->state_cookie_name.len + 1;
     prefix.data = ngx_pnalloc(r->pool, prefix.len);
@@ -634,7 +647,7 @@ ngx_http_oneid_flow_room(ngx_http_request_t *r,
     n = ngx_http_oneid_prefixed_cookies(r, &prefix,
                                         prefix.len
                                         + NGX_HTTP_ONEID_FLOW_ID_LEN,
-                                        cookies, NGX_HTTP_ONEID_FLOW_SEEN);
+                                        cookies, NGX_HTTP_ONEID_FLOW_ALL);
 
     total = len + 2;
 

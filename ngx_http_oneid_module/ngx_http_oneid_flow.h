@@ -33,7 +33,7 @@
 #define NGX_HTTP_ONEID_FLOW_BUDGET    2560
 
 /* a longer return URI loses its query, then becomes "/" */
-#define NGX_HTTP_ONEID_FLOW_URI_MAX   1024
+#define NGX_HTTP_ONEID_FLOW_URI_MAX   512
 
 /* how long the tabs of a browser share the session their logins made */
 #define NGX_HTTP_ONEID_TABS_TTL       60

@@ -186,14 +186,6 @@ ngx_http_oneid_callback(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
                           "oneid: login callback for a flow this browser "
                           "does not hold: over, expired, or started "
                           "elsewhere");
-
-            /*
-             * most often a login page left open until the browser
-             * dropped the flow: unless restarted already, a new one
-             */
-
-            lg->restart = (lg->state.data[0]
-                           != NGX_HTTP_ONEID_STATE_RESTARTED);
         }
 
         return ngx_http_oneid_callback_stale(r, ctx);

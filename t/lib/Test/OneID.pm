@@ -238,6 +238,20 @@ sub flow_cookie {
     return "$sealed." . b64url($mac);
 }
 
+# The flow cookies a raw answer sets: [ name, return URI (decoded, not
+# verified) ] each; expired ones (empty values) left out.
+sub flows_set {
+    my ($res) = @_;
+    my @out;
+    for (header_values($res, 'Set-Cookie')) {
+        my ($name, $value) = /^([^=;]*_state_[A-Za-z0-9_~-]{8})=([^;]+)/ or next;
+        my ($uri64) = $value =~ /^1[nr]\.\d+\.([A-Za-z0-9_-]*)\./ or next;
+        (my $b64 = $uri64) =~ tr{-_}{+/};
+        push @out, [ $name, MIME::Base64::decode_base64($b64) ];
+    }
+    return @out;
+}
+
 # the cookie name of the flow of $state (default state cookie name)
 sub flow_name { ($_[1] // 'oneid_session_state') . '_' . substr($_[0], 0, 8) }
 
