@@ -541,11 +541,10 @@ ngx_http_oneid_flow_verify(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *state, ngx_str_t *value,
     ngx_http_oneid_flow_t *flow)
 {
-    u_char      buf[NGX_HTTP_ONEID_FLOW_MAC_LEN + 1];
-    time_t      issued, now;
-    ngx_str_t   uri64, sealed, mac, *uri;
-    ngx_uint_t  n, keys;
-
+    u_char                       buf[NGX_HTTP_ONEID_FLOW_MAC_LEN + 1];
+    time_t                       issued, now;
+    ngx_str_t                    uri64, sealed, mac, *uri;
+    ngx_uint_t                   n, keys;
     ngx_http_oneid_main_conf_t  *omcf;
 
     if (ngx_http_oneid_flow_parse(value, &issued, &uri64, &sealed, &mac)
