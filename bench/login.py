@@ -2,12 +2,14 @@
 """Complete OneID logins against nginx + the mock OneID, as a browser would.
 
 bench/login.py --nginx http://127.0.0.1:18092 [--count N] [--parallel P]
-               [--user doctor] [--print-cookie]
+               [--user doctor] [--print-cookie] [--starts]
 
 Each login: GET a protected page (302 to OneID), GET the authorize URL with
-mock_user (302 to the callback), GET the callback with the state cookie
-(302 back, Set-Cookie: oneid_session).  Prints logins per second, or with
---print-cookie the session cookie of one login.
+mock_user (302 to the callback), GET the callback with the cookies the page
+set (the login's own cookie since 0.5.0, the state cookie before; 302 back,
+Set-Cookie: oneid_session).  Prints logins per second, or with
+--print-cookie the session cookie of one login, or with --starts login
+starts per second (the first step only: what an anonymous client costs).
 """
 
 import argparse
@@ -37,11 +39,18 @@ def cookie_from(res, name):
     return None
 
 
+def cookies_set(res):
+    """All cookies an answer sets, as a Cookie header."""
+    pairs = [v.split(";", 1)[0] for k, v in res.getheaders()
+             if k.lower() == "set-cookie"]
+    return "; ".join(p for p in pairs if not p.endswith("="))
+
+
 def login(base, user):
     res = get(base + "/bench/page?x=1")
     if res.status != 302:
         raise RuntimeError("protected page: %d" % res.status)
-    state_cookie = cookie_from(res, "oneid_session_state")
+    state_cookie = cookies_set(res)
     authorize = res.getheader("Location") + "&mock_user=" + user
     res = get(authorize)
     if res.status != 302:
@@ -61,6 +70,7 @@ def main():
     ap.add_argument("--parallel", type=int, default=4)
     ap.add_argument("--user", default="doctor")
     ap.add_argument("--print-cookie", action="store_true")
+    ap.add_argument("--starts", action="store_true")
     args = ap.parse_args()
 
     if args.print_cookie:
@@ -70,10 +80,18 @@ def main():
     errors = []
     per_thread = args.count // args.parallel
 
+    def start_only(base, user):
+        res = get(base + "/bench/page?x=1")
+        if res.status != 302:
+            raise RuntimeError("protected page: %d" % res.status)
+
+    step = start_only if args.starts else login
+    what = "login starts" if args.starts else "logins"
+
     def worker():
         for _ in range(per_thread):
             try:
-                login(args.nginx, args.user)
+                step(args.nginx, args.user)
             except Exception as e:      # counted, reported below
                 errors.append(str(e))
 
@@ -85,8 +103,8 @@ def main():
         t.join()
     elapsed = time.monotonic() - start
     done = per_thread * args.parallel - len(errors)
-    print("%d logins in %.2f s: %.1f logins/s, %d errors"
-          % (done, elapsed, done / elapsed, len(errors)))
+    print("%d %s in %.2f s: %.1f %s/s, %d errors"
+          % (done, what, elapsed, done / elapsed, what, len(errors)))
     if errors:
         print("first error:", errors[0], file=sys.stderr)
     return 1 if errors else 0

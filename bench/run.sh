@@ -21,7 +21,7 @@
 #
 # Prints requests/s, p50/p99 latency and the ratio to plain for each case,
 # Redis commands per authenticated request, worker RSS before and after,
-# and complete logins per second.  Not part of `make test`.
+# and complete logins and login starts per second.  Not part of `make test`.
 set -eu
 
 dur=10
@@ -341,6 +341,8 @@ C=$(median "${c_rps[@]}"); C50=$(median "${c_p50[@]}"); C99=$(median "${c_p99[@]
 
 logins=$(taskset -c $cpu_rest python3 "$top/bench/login.py" \
          --nginx http://127.0.0.1:$oneid_port --count 400 --parallel 8)
+starts=$(taskset -c $cpu_rest python3 "$top/bench/login.py" \
+         --nginx http://127.0.0.1:$oneid_port --count 4000 --parallel 8 --starts)
 
 echo
 echo "ngx_http_oneid_module benchmark ($(date -u +%Y-%m-%d), $(nproc) cores,"
@@ -387,6 +389,7 @@ awk -v a99="$A99" -v c99="$C99" -v g="${calls_cached:-0}" 'BEGIN {
 echo "worker RSS: oneid ${rss_before} kB before, ${rss_after} kB after" \
      "$b_reqs requests; plain worker ${plain_rss} kB"
 echo "logins: $logins"
+echo "login starts: $starts"
 
 if [ "$soak" -gt 0 ]; then
     secs=$(awk -v n="$soak" -v rps="$B" 'BEGIN {printf "%d", n / rps + 1}')

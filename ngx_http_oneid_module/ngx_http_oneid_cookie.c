@@ -39,7 +39,9 @@ static ngx_int_t ngx_http_oneid_cookie_next(u_char **pos, u_char *last,
 static ngx_int_t ngx_http_oneid_cookie_in(ngx_str_t *header,
     ngx_str_t *name, ngx_str_t *value);
 static ngx_int_t ngx_http_oneid_cookie_strip(ngx_http_request_t *r,
-    ngx_table_elt_t *h, ngx_str_t *name);
+    ngx_table_elt_t *h, ngx_str_t *name, ngx_uint_t prefix);
+static ngx_int_t ngx_http_oneid_cookie_prefixed(ngx_str_t *pair,
+    ngx_str_t *prefix, size_t len);
 
 
 #if (nginx_version >= 1023000)
@@ -306,7 +308,8 @@ ngx_http_oneid_set_cookie(ngx_http_request_t *r,
  */
 
 ngx_int_t
-ngx_http_oneid_hide_cookie(ngx_http_request_t *r, ngx_str_t *name)
+ngx_http_oneid_hide_cookie(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_uint_t prefix)
 {
     ngx_int_t         rc, emptied;
     ngx_table_elt_t  *h;
@@ -314,7 +317,7 @@ ngx_http_oneid_hide_cookie(ngx_http_request_t *r, ngx_str_t *name)
     emptied = 0;
 
     ngx_http_oneid_for_each_cookie(r, h) {
-        rc = ngx_http_oneid_cookie_strip(r, h, name);
+        rc = ngx_http_oneid_cookie_strip(r, h, name, prefix);
 
         if (rc == NGX_ERROR) {
             return NGX_ERROR;
@@ -326,6 +329,57 @@ ngx_http_oneid_hide_cookie(ngx_http_request_t *r, ngx_str_t *name)
     }
 
     return emptied ? NGX_DECLINED : NGX_OK;
+}
+
+
+/*
+ * The cookies whose names are prefix and then len - prefix->len more
+ * bytes (the login flows' cookies), at most max of them, in the order the
+ * browser sent them; names and values point into the request.
+ */
+
+ngx_uint_t
+ngx_http_oneid_prefixed_cookies(ngx_http_request_t *r, ngx_str_t *prefix,
+    size_t len, ngx_keyval_t *cookies, ngx_uint_t max)
+{
+    u_char           *p, *last, *eq;
+    ngx_str_t         pair;
+    ngx_uint_t        n;
+    ngx_table_elt_t  *h;
+
+    n = 0;
+
+    ngx_http_oneid_for_each_cookie(r, h) {
+        p = h->value.data;
+        last = h->value.data + h->value.len;
+
+        while (n < max
+               && ngx_http_oneid_cookie_pair(&p, last, &pair) == NGX_OK)
+        {
+            if (!ngx_http_oneid_cookie_prefixed(&pair, prefix, len)) {
+                continue;
+            }
+
+            eq = pair.data + len;
+
+            cookies[n].key.data = pair.data;
+            cookies[n].key.len = len;
+            cookies[n].value.data = eq + 1;
+            cookies[n].value.len = pair.len - len - 1;
+
+            while (cookies[n].value.len
+                   && (cookies[n].value.data[cookies[n].value.len - 1] == ' '
+                       || cookies[n].value.data[cookies[n].value.len - 1]
+                          == '\t'))
+            {
+                cookies[n].value.len--;
+            }
+
+            n++;
+        }
+    }
+
+    return n;
 }
 
 
@@ -423,6 +477,20 @@ ngx_http_oneid_cookie_is(ngx_str_t *pair, ngx_str_t *name)
 }
 
 
+/* a "name=value" pair whose name is prefix and more, len bytes in all */
+
+static ngx_int_t
+ngx_http_oneid_cookie_prefixed(ngx_str_t *pair, ngx_str_t *prefix,
+    size_t len)
+{
+    return pair->len > len
+           && pair->data[len] == '='
+           && ngx_strncmp(pair->data, prefix->data, prefix->len) == 0
+           && ngx_strlchr(pair->data + prefix->len, pair->data + len, '=')
+              == NULL;
+}
+
+
 /* the next "name=value" pair from *pos on in a Cookie header */
 
 static ngx_int_t
@@ -468,15 +536,30 @@ ngx_http_oneid_cookie_in(ngx_str_t *header, ngx_str_t *name,
 }
 
 
+/* prefix: every cookie whose name starts with name */
+
 static ngx_int_t
 ngx_http_oneid_cookie_strip(ngx_http_request_t *r, ngx_table_elt_t *h,
-    ngx_str_t *name)
+    ngx_str_t *name, ngx_uint_t prefix)
 {
     u_char     *p, *last, *dst, *out;
     ngx_str_t   v, pair;
 
-    if (ngx_http_oneid_cookie_in(&h->value, name, &v) != NGX_OK) {
+    if (!prefix && ngx_http_oneid_cookie_in(&h->value, name, &v) != NGX_OK) {
         return NGX_OK;
+    }
+
+    if (prefix) {
+        p = h->value.data;
+        last = h->value.data + h->value.len;
+
+        do {
+            if (ngx_http_oneid_cookie_pair(&p, last, &pair) != NGX_OK) {
+                return NGX_OK;
+            }
+
+        } while (pair.len <= name->len
+                 || ngx_strncmp(pair.data, name->data, name->len) != 0);
     }
 
     /* "a=1;b=2" becomes "a=1; b=2": at most one byte more per pair */
@@ -492,7 +575,10 @@ ngx_http_oneid_cookie_strip(ngx_http_request_t *r, ngx_table_elt_t *h,
 
     while (ngx_http_oneid_cookie_pair(&p, last, &pair) == NGX_OK) {
 
-        if (ngx_http_oneid_cookie_is(&pair, name)) {
+        if (ngx_http_oneid_cookie_is(&pair, name)
+            || (prefix && pair.len > name->len
+                && ngx_strncmp(pair.data, name->data, name->len) == 0))
+        {
             continue;
         }
 

@@ -182,19 +182,38 @@ ngx_http_oneid_hkdf(u_char *out, u_char *ikm, size_t ikm_len,
 ngx_int_t
 ngx_http_oneid_hmac_hex(u_char *dst, u_char *key, u_char *data, size_t len)
 {
-    u_char  md[EVP_MAX_MD_SIZE];
-    size_t  mdlen;
+    u_char  md[NGX_HTTP_ONEID_SHA256_BYTES];
 
-    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key,
-                  NGX_HTTP_ONEID_KEY_BYTES, data, len, md, sizeof(md),
-                  &mdlen)
-        == NULL
-        || mdlen * 2 != NGX_HTTP_ONEID_SHA256_HEX_LEN)
+    if (ngx_http_oneid_hmac(md, key, NGX_HTTP_ONEID_KEY_BYTES, data, len)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    ngx_hex_dump(dst, md, mdlen);
+    ngx_hex_dump(dst, md, NGX_HTTP_ONEID_SHA256_BYTES);
+
+    return NGX_OK;
+}
+
+
+/* HMAC-SHA256 of data under a key of any length, in binary */
+
+ngx_int_t
+ngx_http_oneid_hmac(u_char *dst, u_char *key, size_t key_len, u_char *data,
+    size_t len)
+{
+    u_char  md[EVP_MAX_MD_SIZE];
+    size_t  mdlen;
+
+    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, data,
+                  len, md, sizeof(md), &mdlen)
+        == NULL
+        || mdlen != NGX_HTTP_ONEID_SHA256_BYTES)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst, md, mdlen);
 
     return NGX_OK;
 }

@@ -21,6 +21,8 @@ ngx_int_t ngx_http_oneid_hkdf(u_char *out, u_char *ikm, size_t ikm_len,
     const char *info);
 ngx_int_t ngx_http_oneid_hmac_hex(u_char *dst, u_char *key, u_char *data,
     size_t len);
+ngx_int_t ngx_http_oneid_hmac(u_char *dst, u_char *key, size_t key_len,
+    u_char *data, size_t len);
 void ngx_http_oneid_crypto_cleanup(void);
 
 

@@ -23,7 +23,6 @@
 
 /* the kinds of Redis keys */
 #define NGX_HTTP_ONEID_SESSION  "session"
-#define NGX_HTTP_ONEID_STATE    "state"
 /* the OneID token of a session, kept for a logout after it expired */
 #define NGX_HTTP_ONEID_TOKEN    "token"
 
@@ -60,12 +59,16 @@ typedef struct {
 typedef struct {
     ngx_str_t                     code;
     ngx_str_t                     state;
-    ngx_str_t                     binding;
     ngx_str_t                     return_uri;
+    /* the session the browser had at the callback, its id and hash */
+    ngx_str_t                     prev_sid;
+    ngx_str_t                     prev_hash;
     ngx_str_t                     access_token;
     /* "<hash> <OneID token>" lines: sessions a limit or a revoke ended */
     ngx_str_t                     ended;
     ngx_uint_t                    ended_count;
+    /* a stale callback: restart its expired flow, unless signed in */
+    unsigned                      restart:1;
 } ngx_http_oneid_ctx_login_t;
 
 

@@ -253,14 +253,23 @@ ngx_http_oneid_set_identity_headers(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_oneid_hide_cookie(r, &olcf->cookie_name);
+    rc = ngx_http_oneid_hide_cookie(r, &olcf->cookie_name, 0);
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
 
     rebuild |= (rc == NGX_DECLINED);
 
-    rc = ngx_http_oneid_hide_cookie(r, &olcf->state_cookie_name);
+    /* the login flows' cookies, and what was the login cookie before */
+
+    rc = ngx_http_oneid_hide_cookie(r, &olcf->state_cookie_name, 1);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    rebuild |= (rc == NGX_DECLINED);
+
+    rc = ngx_http_oneid_hide_cookie(r, &olcf->browser_cookie_name, 0);
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
@@ -275,7 +284,7 @@ ngx_http_oneid_set_identity_headers(ngx_http_request_t *r,
     rebuild |= (rc == NGX_DECLINED);
 
     if (olcf->old_cookie_name.len) {
-        rc = ngx_http_oneid_hide_cookie(r, &olcf->old_cookie_name);
+        rc = ngx_http_oneid_hide_cookie(r, &olcf->old_cookie_name, 0);
         if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }

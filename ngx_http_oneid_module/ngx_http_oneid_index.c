@@ -36,6 +36,7 @@
 
 #include "ngx_http_oneid_module.h"
 #include "ngx_http_oneid_crypto.h"
+#include "ngx_http_oneid_flow.h"
 #include "ngx_http_oneid_index.h"
 #include "ngx_http_oneid_key.h"
 #include "ngx_http_oneid_session.h"
@@ -57,12 +58,18 @@ static ngx_int_t ngx_http_oneid_index_entry(ngx_http_request_t *r,
 
 
 /*
- * A new session, its OneID token, its entry: then the entries of the
- * sessions gone are pruned and, over the limit, the oldest sessions
- * ended.  KEYS: session, token, the index under each server key, the
- * current first.  ARGV: record, token, entry, prefix, "timeout lifetime
- * max now hash".  Returns "<live sessions>\n" then "<hash> <token>" per
- * session ended.
+ * A login: first its state is marked used (a replayed callback gets
+ * "used").  Then, if the tabs of this browser made a session for this
+ * user within NGX_HTTP_ONEID_TABS_TTL and it is still alive, that one is
+ * shared: "=<sealed id>".  Otherwise the session the browser had before
+ * (its hash, or "") ends, a new session, its OneID token and its entry
+ * are made, the entries of the sessions gone are pruned and, over the
+ * limit, the oldest sessions ended.  KEYS: session, token, used marker,
+ * tabs, the index under each server key, the current first.  ARGV:
+ * record, token, entry, prefix, "timeout lifetime max now hash tabs_ttl
+ * state_ttl", the sealed id for the tabs or "", the old session's hash or
+ * "".  Returns "<live sessions>\n" then "<hash> <token>" per session
+ * ended.
  */
 
 static const char  ngx_http_oneid_index_login_lua[] =
@@ -70,14 +77,41 @@ static const char  ngx_http_oneid_index_login_lua[] =
 "for w in string.gmatch(ARGV[5], '%S+') do a[#a + 1] = w end\n"
 "local timeout, lifetime, max, now = a[1], a[2], tonumber(a[3]), "
 "tonumber(a[4])\n"
-"local prefix, hash, idx = ARGV[4], a[5], KEYS[3]\n"
+"local prefix, hash, idx, old = ARGV[4], a[5], KEYS[5], ARGV[7]\n"
+"if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', a[7]) then\n"
+"  return 'used'\n"
+"end\n"
+"if ARGV[6] ~= '' then\n"
+"  local t = redis.call('GET', KEYS[4])\n"
+"  if t then\n"
+"    local h = string.sub(t, 1, 64)\n"
+"    local s = redis.call('GET', prefix .. 'session:' .. h)\n"
+"    if s and string.sub(s, 1, 2) ~= 'E\\n' then\n"
+"      if old ~= '' and old ~= h then\n"
+"        redis.call('DEL', prefix .. 'session:' .. old, "
+"prefix .. 'token:' .. old)\n"
+"        redis.call('PUBLISH', prefix .. 'revoked', old)\n"
+"      end\n"
+"      return '=' .. string.sub(t, 66)\n"
+"    end\n"
+"  end\n"
+"end\n"
+"if old ~= '' then\n"
+"  redis.call('DEL', prefix .. 'session:' .. old, prefix .. 'token:' .. old)\n"
+"  redis.call('PUBLISH', prefix .. 'revoked', old)\n"
+"end\n"
 "redis.call('SET', KEYS[1], ARGV[1], 'EX', timeout)\n"
 "if ARGV[2] ~= '' then\n"
 "  redis.call('SET', KEYS[2], ARGV[2], 'EX', lifetime)\n"
 "end\n"
-"for i = 4, #KEYS do\n"
-"  local old = redis.call('HGETALL', KEYS[i])\n"
-"  for j = 1, #old, 2 do redis.call('HSETNX', idx, old[j], old[j + 1]) end\n"
+"if ARGV[6] ~= '' then\n"
+"  redis.call('SET', KEYS[4], hash .. ' ' .. ARGV[6], 'EX', a[6])\n"
+"end\n"
+"for i = 6, #KEYS do\n"
+"  local prev = redis.call('HGETALL', KEYS[i])\n"
+"  for j = 1, #prev, 2 do\n"
+"    redis.call('HSETNX', idx, prev[j], prev[j + 1])\n"
+"  end\n"
 "  redis.call('DEL', KEYS[i])\n"
 "end\n"
 "local e = cjson.decode(ARGV[3])\n"
@@ -182,11 +216,12 @@ static const char  ngx_http_oneid_index_list_lua[] =
 ngx_int_t
 ngx_http_oneid_index_login(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *sid, ngx_str_t *record,
-    ngx_http_oneid_identity_t *id, ngx_http_oneid_index_cmd_t *cmd)
+    ngx_http_oneid_identity_t *id, ngx_http_oneid_index_tabs_t *tabs,
+    ngx_http_oneid_index_cmd_t *cmd)
 {
     u_char                      *p;
     size_t                       len;
-    ngx_str_t                   *argv, hash, *prefix;
+    ngx_str_t                   *argv, hash, *prefix, data;
     ngx_http_oneid_main_conf_t  *omcf;
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oneid_module);
@@ -205,7 +240,28 @@ ngx_http_oneid_index_login(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    cmd->argc = 5;
+    /* the used marker: "<prefix>used:<hash of the state>" */
+
+    data = tabs->state;
+    argv[5].len = prefix->len + sizeof("used:") - 1
+                  + NGX_HTTP_ONEID_SHA256_HEX_LEN;
+    argv[5].data = ngx_pnalloc(r->pool, argv[5].len);
+    if (argv[5].data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(argv[5].data, prefix->data, prefix->len);
+    p = ngx_cpymem(p, "used:", sizeof("used:") - 1);
+
+    if (ngx_http_oneid_sha256_hex(p, data.data, data.len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* without a browser cookie: a key never written */
+
+    argv[6] = tabs->key.len ? tabs->key : argv[5];
+
+    cmd->argc = 7;
 
     if (ngx_http_oneid_index_keys(r, &id->field[NGX_HTTP_ONEID_PIN], cmd)
         != NGX_OK)
@@ -231,7 +287,7 @@ ngx_http_oneid_index_login(ngx_http_request_t *r,
 
     argv[cmd->argc++] = *prefix;
 
-    len = 3 * NGX_TIME_T_LEN + NGX_INT_T_LEN + hash.len + 4;
+    len = 5 * NGX_TIME_T_LEN + NGX_INT_T_LEN + hash.len + 6;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -239,12 +295,17 @@ ngx_http_oneid_index_login(ngx_http_request_t *r,
     }
 
     argv[cmd->argc].data = p;
-    argv[cmd->argc].len = ngx_sprintf(p, "%T %T %ui %T %V",
+    argv[cmd->argc].len = ngx_sprintf(p, "%T %T %ui %T %V %d %T",
                                       olcf->session_timeout,
                                       olcf->session_lifetime,
-                                      olcf->max_per_user, ngx_time(), &hash)
+                                      olcf->max_per_user, ngx_time(), &hash,
+                                      NGX_HTTP_ONEID_TABS_TTL,
+                                      olcf->state_timeout)
                           - p;
     cmd->argc++;
+
+    argv[cmd->argc++] = tabs->sealed;
+    argv[cmd->argc++] = tabs->old;
 
     return NGX_OK;
 }

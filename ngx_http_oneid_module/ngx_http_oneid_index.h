@@ -18,7 +18,7 @@
 
 
 /* the EVAL of a script: at most this many arguments */
-#define NGX_HTTP_ONEID_INDEX_ARGS  16
+#define NGX_HTTP_ONEID_INDEX_ARGS  20
 
 
 typedef struct {
@@ -27,9 +27,22 @@ typedef struct {
 } ngx_http_oneid_index_cmd_t;
 
 
+/* what a login's script knows of its flow and its browser */
+typedef struct {
+    /* the flow's state: marked used */
+    ngx_str_t                     state;
+    /* the key the tabs of the browser share, the sealed id, or empty */
+    ngx_str_t                     key;
+    ngx_str_t                     sealed;
+    /* the hash of the session the browser had, or empty */
+    ngx_str_t                     old;
+} ngx_http_oneid_index_tabs_t;
+
+
 ngx_int_t ngx_http_oneid_index_login(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *sid, ngx_str_t *record,
-    ngx_http_oneid_identity_t *id, ngx_http_oneid_index_cmd_t *cmd);
+    ngx_http_oneid_identity_t *id, ngx_http_oneid_index_tabs_t *tabs,
+    ngx_http_oneid_index_cmd_t *cmd);
 ngx_int_t ngx_http_oneid_index_end_all(ngx_http_request_t *r,
     ngx_str_t *pinfl, const char *why, ngx_str_t *own_sid,
     ngx_http_oneid_index_cmd_t *cmd);

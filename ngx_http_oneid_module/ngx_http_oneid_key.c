@@ -55,7 +55,8 @@ static u_char *ngx_http_oneid_key_derived(ngx_http_oneid_keys_t *keys,
 
 static const char  *ngx_http_oneid_key_labels[NGX_HTTP_ONEID_KEY_NPURPOSES] = {
     "ngx_http_oneid_module user index v1",
-    "ngx_http_oneid_module post owner v1"
+    "ngx_http_oneid_module post owner v1",
+    "ngx_http_oneid_module login state v1"
 };
 
 static ngx_str_t  ngx_http_oneid_key_zone_name =
@@ -237,6 +238,24 @@ ngx_http_oneid_key_mac_hex(ngx_http_oneid_keys_t *keys, ngx_uint_t n,
     }
 
     return ngx_http_oneid_hmac_hex(dst, key, data->data, data->len);
+}
+
+
+/* the same, NGX_HTTP_ONEID_SHA256_BYTES of binary */
+
+ngx_int_t
+ngx_http_oneid_key_mac(ngx_http_oneid_keys_t *keys, ngx_uint_t n,
+    ngx_http_oneid_key_purpose_e purpose, ngx_str_t *data, u_char *dst)
+{
+    u_char  *key;
+
+    key = ngx_http_oneid_key_derived(keys, n, purpose);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oneid_hmac(dst, key, NGX_HTTP_ONEID_KEY_BYTES,
+                               data->data, data->len);
 }
 
 

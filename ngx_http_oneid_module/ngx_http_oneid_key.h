@@ -22,6 +22,7 @@ typedef enum {
     NGX_HTTP_ONEID_KEY_USER_INDEX = 0,
     /* who a form kept across a login belongs to (oneid_preserve_post) */
     NGX_HTTP_ONEID_KEY_POST_OWNER,
+    NGX_HTTP_ONEID_KEY_LOGIN_STATE,
     NGX_HTTP_ONEID_KEY_NPURPOSES
 } ngx_http_oneid_key_purpose_e;
 
@@ -33,6 +34,8 @@ ngx_uint_t ngx_http_oneid_key_count(ngx_http_oneid_keys_t *keys);
 ngx_int_t ngx_http_oneid_key_mac_hex(ngx_http_oneid_keys_t *keys,
     ngx_uint_t n, ngx_http_oneid_key_purpose_e purpose, ngx_str_t *data,
     u_char *dst);
+ngx_int_t ngx_http_oneid_key_mac(ngx_http_oneid_keys_t *keys, ngx_uint_t n,
+    ngx_http_oneid_key_purpose_e purpose, ngx_str_t *data, u_char *dst);
 
 
 #endif /* _NGX_HTTP_ONEID_KEY_H_INCLUDED_ */

@@ -5,14 +5,20 @@
  * Logging in: the start on a protected location without a session, and
  * the oneid_callback location that finishes it.
  *
- *   start:    SET state -> 302 to OneID
- *   callback: GETDEL state -> token -> identify
+ *   start:    the flow's sealed cookie (ngx_http_oneid_flow.c), nothing
+ *             in Redis -> 302 to OneID
+ *   callback: the flow's cookie checked and dropped -> token -> identify
  *             [-> one_log_out: oneid_idp_session end]
- *             -> EVAL: session, its token and its entry in the user's
- *             index (ending the oldest sessions over
- *             oneid_session_max_per_user)
+ *             -> EVAL: the state marked used, then the session this
+ *             browser's other tabs just made for the user, or a new
+ *             session, its token and its entry in the user's index
+ *             (ending the oldest sessions over oneid_session_max_per_user)
  *             -> one_log_out for each session so ended
  *             -> 302 back to the page first asked for
+ *
+ * A callback that cannot finish its flow (unknown, expired or used) goes
+ * where its flow wanted if the browser is signed in, starts the flow
+ * again once if it had only expired, and shows a page otherwise.
  */
 
 
@@ -26,6 +32,7 @@
 #include "ngx_http_oneid_handler.h"
 #include "ngx_http_oneid_cookie.h"
 #include "ngx_http_oneid_crypto.h"
+#include "ngx_http_oneid_flow.h"
 #include "ngx_http_oneid_headers.h"
 #include "ngx_http_oneid_index.h"
 #include "ngx_http_oneid_page.h"
@@ -34,14 +41,12 @@
 #include "ngx_http_oneid_audit.h"
 
 
-static ngx_int_t ngx_http_oneid_login_saved(ngx_http_request_t *r,
+static ngx_int_t ngx_http_oneid_login_start(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_uint_t restarted, ngx_str_t *location);
+static ngx_int_t ngx_http_oneid_callback_stale(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
-static ngx_int_t ngx_http_oneid_callback_state(ngx_http_request_t *r,
+static ngx_int_t ngx_http_oneid_callback_stale_session(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
-static ngx_int_t ngx_http_oneid_callback_bad_state(ngx_http_request_t *r,
-    ngx_http_oneid_ctx_t *ctx);
-static ngx_int_t ngx_http_oneid_callback_bad_state_session(
-    ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_callback_token(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_callback_identity(ngx_http_request_t *r,
@@ -52,6 +57,8 @@ static ngx_int_t ngx_http_oneid_callback_save(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_callback_saved(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_callback_shared(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_str_t *sealed);
 static ngx_int_t ngx_http_oneid_callback_evict(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static void ngx_http_oneid_audit_login(ngx_http_request_t *r,
@@ -62,45 +69,31 @@ static void ngx_http_oneid_audit_login(ngx_http_request_t *r,
 
 
 /*
- * Start a login: remember, under a fresh random state, which browser
- * asked (the hash of a random cookie) and where it wanted to go, then
- * send it to OneID.  Tabs share the browser cookie and each gets its own
- * state, so parallel logins all succeed.
+ * Start a login: the flow, under a fresh random state, is a cookie of
+ * its own that says where the browser wanted to go; then to OneID.
+ * Nothing is written anywhere else: an anonymous client costs nothing
+ * but this answer.
  */
 
 ngx_int_t
 ngx_http_oneid_login(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
-    u_char                      *p;
     ngx_int_t                    rc;
-    ngx_str_t                    record, uri;
-    ngx_http_oneid_loc_conf_t   *olcf;
+    ngx_str_t                    location, uri;
     ngx_http_oneid_ctx_login_t  *lg;
+
+    lg = &ctx->login;
+    ctx->next = NULL;
+
+    /* a form posted as the session ended: read it, to keep it */
 
     rc = ngx_http_oneid_preserve_read(r, ctx);
     if (rc != NGX_DECLINED) {
         return rc;
     }
 
-    olcf = ctx->conf;
-    lg = &ctx->login;
-    ctx->next = NULL;
-
     if (ngx_http_oneid_wants_json(r)) {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_LOGIN_REQUIRED);
-    }
-
-    if (ngx_http_oneid_random_token(r, &lg->state) != NGX_OK) {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    if (ngx_http_oneid_get_token_cookie(r, &olcf->state_cookie_name,
-                                        &lg->binding)
-        != NGX_OK)
-    {
-        if (ngx_http_oneid_random_token(r, &lg->binding) != NGX_OK) {
-            return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-        }
     }
 
     /*
@@ -116,57 +109,9 @@ ngx_http_oneid_login(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 
     lg->return_uri = uri;
 
-    /* "<hash of the browser cookie>\n<return uri>" */
-
-    record.len = NGX_HTTP_ONEID_SHA256_HEX_LEN + 1 + uri.len;
-    record.data = ngx_pnalloc(r->pool, record.len);
-    if (record.data == NULL) {
+    if (ngx_http_oneid_login_start(r, ctx, 0, &location) != NGX_OK) {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
-
-    if (ngx_http_oneid_sha256_hex(record.data, lg->binding.data,
-                                  lg->binding.len)
-        != NGX_OK)
-    {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    p = record.data + NGX_HTTP_ONEID_SHA256_HEX_LEN;
-    *p++ = '\n';
-    ngx_memcpy(p, uri.data, uri.len);
-
-    return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_login_saved,
-                                     "SET", NGX_HTTP_ONEID_STATE, &lg->state,
-                                     &record, olcf->state_timeout);
-}
-
-
-static ngx_int_t
-ngx_http_oneid_login_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
-{
-    ngx_int_t                   rc;
-    ngx_str_t                   location;
-    ngx_http_oneid_loc_conf_t  *olcf;
-
-    olcf = ctx->conf;
-    ctx->next = NULL;
-
-    if (ctx->wait.result.rc != NGX_OK) {
-        return ngx_http_oneid_store_failed(r, ctx, "starting a login");
-    }
-
-    if (ngx_http_oneid_set_cookie(r, olcf, &olcf->state_cookie_name,
-                                  &ctx->login.binding, olcf->state_timeout)
-        != NGX_OK
-        || ngx_http_oneid_authorize_location(r, olcf, &ctx->login.state,
-                                             &location)
-           != NGX_OK)
-    {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "oneid: login started for \"%V\"", &ctx->login.return_uri);
 
     rc = ngx_http_oneid_preserve_start(r, ctx, &location);
     if (rc != NGX_DECLINED) {
@@ -177,45 +122,107 @@ ngx_http_oneid_login_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 }
 
 
+/* a new flow to ctx->login.return_uri, and the authorize URL for it */
+
+static ngx_int_t
+ngx_http_oneid_login_start(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    ngx_uint_t restarted, ngx_str_t *location)
+{
+    ngx_http_oneid_loc_conf_t   *olcf;
+    ngx_http_oneid_ctx_login_t  *lg;
+
+    olcf = ctx->conf;
+    lg = &ctx->login;
+
+    if (ngx_http_oneid_flow_state(r, &lg->state, restarted) != NGX_OK
+        || ngx_http_oneid_flow_start(r, olcf, &lg->state, &lg->return_uri,
+                                     restarted)
+           != NGX_OK
+        || ngx_http_oneid_authorize_location(r, olcf, &lg->state, location)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oneid: login started for \"%V\"%s", &lg->return_uri,
+                   restarted ? " again" : "");
+
+    return NGX_OK;
+}
+
+
 /* oneid_callback */
 
 ngx_int_t
 ngx_http_oneid_callback(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
+    ngx_int_t                    rc;
     ngx_uint_t                   valid;
+    ngx_http_oneid_flow_t        flow;
     ngx_http_oneid_ctx_login_t  *lg;
 
     lg = &ctx->login;
+    ngx_str_set(&lg->return_uri, "/");
 
     valid = ngx_http_oneid_callback_arg(r, "code", NGX_HTTP_ONEID_MAX_CODE,
                                         &lg->code) == NGX_OK
             && ngx_http_oneid_callback_arg(r, "state",
-                                           NGX_HTTP_ONEID_TOKEN_LEN,
+                                           NGX_HTTP_ONEID_STATE_LEN,
                                            &lg->state) == NGX_OK
-            && ngx_http_oneid_is_token(&lg->state) == NGX_OK;
+            && ngx_http_oneid_flow_is_state(&lg->state) == NGX_OK;
 
     if (!valid) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oneid: login callback without a valid code and "
                       "state: \"%V\"", &r->args);
-        return ngx_http_oneid_callback_bad_state(r, ctx);
+        return ngx_http_oneid_callback_stale(r, ctx);
     }
 
-    if (ngx_http_oneid_get_token_cookie(r, &ctx->conf->state_cookie_name,
-                                        &lg->binding)
-        == NGX_DECLINED)
-    {
+    rc = ngx_http_oneid_flow_check(r, ctx->conf, &lg->state, &flow);
+
+    if (rc == NGX_ERROR) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    if (rc == NGX_DECLINED) {
+        if (flow.found) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "oneid: login callback whose flow cookie does "
+                          "not verify (forged, or from another key)");
+
+        } else {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "oneid: login callback for a flow this browser "
+                          "does not hold: over, expired, or started "
+                          "elsewhere");
+        }
+
+        return ngx_http_oneid_callback_stale(r, ctx);
+    }
+
+    /* a flow is over at its callback, whatever comes of it */
+
+    if (ngx_http_oneid_flow_end(r, ctx->conf, &lg->state) != NGX_OK) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    lg->return_uri = flow.return_uri;
+
+    if (rc == NGX_DONE) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oneid: login callback from a browser that did not "
-                      "start the login (no state cookie)");
-        return ngx_http_oneid_callback_bad_state(r, ctx);
+                      "oneid: login callback after the flow expired "
+                      "(started %T s ago)%s", ngx_time() - flow.issued,
+                      flow.restarted ? ", already restarted once" : "");
+
+        lg->restart = !flow.restarted;
+
+        return ngx_http_oneid_callback_stale(r, ctx);
     }
 
-    /* GETDEL: a state works once, even if two callbacks race */
-
-    return ngx_http_oneid_redis_wait(r, ctx, ngx_http_oneid_callback_state,
-                                     "GETDEL", NGX_HTTP_ONEID_STATE,
-                                     &lg->state, NULL, 0);
+    return ngx_http_oneid_idp_wait(r, ctx, ngx_http_oneid_callback_token,
+                                   "one_authorization_code", "code",
+                                   &lg->code);
 }
 
 
@@ -260,93 +267,53 @@ ngx_http_oneid_callback_arg(ngx_http_request_t *r, const char *name,
 }
 
 
-static ngx_int_t
-ngx_http_oneid_callback_state(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
-{
-    ngx_int_t                 rc;
-    ngx_str_t                *uri;
-    ngx_http_oneid_result_t  *res;
-
-    ctx->next = NULL;
-    res = &ctx->wait.result;
-
-    if (res->rc == NGX_ERROR) {
-        return ngx_http_oneid_store_failed(r, ctx, "checking a login state");
-    }
-
-    if (res->rc != NGX_OK
-        || res->value.len < NGX_HTTP_ONEID_SHA256_HEX_LEN + 2
-        || res->value.data[NGX_HTTP_ONEID_SHA256_HEX_LEN] != '\n')
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oneid: login state unknown, expired or already used");
-        return ngx_http_oneid_callback_bad_state(r, ctx);
-    }
-
-    /* any of the browser's login cookies: others may be planted */
-
-    rc = ngx_http_oneid_match_cookie(r, &ctx->conf->state_cookie_name,
-                                     res->value.data);
-
-    if (rc == NGX_ERROR) {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    if (rc != NGX_OK) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "oneid: login state belongs to another browser");
-        return ngx_http_oneid_callback_bad_state(r, ctx);
-    }
-
-    uri = &ctx->login.return_uri;
-
-    uri->data = res->value.data + NGX_HTTP_ONEID_SHA256_HEX_LEN + 1;
-    uri->len = res->value.len - NGX_HTTP_ONEID_SHA256_HEX_LEN - 1;
-
-    if (ngx_http_oneid_safe_return_uri(uri) != NGX_OK) {
-        ngx_str_set(uri, "/");
-    }
-
-    return ngx_http_oneid_idp_wait(r, ctx, ngx_http_oneid_callback_token,
-                                   "one_authorization_code", "code",
-                                   &ctx->login.code);
-}
-
-
 /*
- * A callback we cannot use.  A user who is already signed in (a reused
- * link, the back button) simply goes home; anybody else gets a page,
- * never a redirect to OneID, so that a broken login cannot loop.
+ * A callback that cannot finish its flow.  A browser that is signed in
+ * (the back button after a login, a reused link, another tab's login)
+ * goes where the flow wanted, or home; a flow that only expired starts
+ * again, once, so that OneID's own session may sign the user straight
+ * in; anybody else gets a page, never a redirect to OneID, so that a
+ * broken login cannot loop.
  */
 
 static ngx_int_t
-ngx_http_oneid_callback_bad_state(ngx_http_request_t *r,
+ngx_http_oneid_callback_stale(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
-    if (ngx_http_oneid_session_cookie(r, ctx) != NGX_OK) {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_BAD_CALLBACK);
+    if (ngx_http_oneid_session_cookie(r, ctx) == NGX_OK) {
+        return ngx_http_oneid_load_session(r, ctx,
+                                       ngx_http_oneid_callback_stale_session);
     }
 
-    return ngx_http_oneid_load_session(r, ctx,
-                                     ngx_http_oneid_callback_bad_state_session);
+    return ngx_http_oneid_callback_stale_session(r, ctx);
 }
 
 
 static ngx_int_t
-ngx_http_oneid_callback_bad_state_session(ngx_http_request_t *r,
+ngx_http_oneid_callback_stale_session(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_str_t  home;
+    ngx_str_t                    location;
+    ngx_http_oneid_ctx_login_t  *lg;
 
     ctx->next = NULL;
+    lg = &ctx->login;
 
-    if (ngx_http_oneid_session_usable(r, ctx) != NGX_OK) {
+    if (ctx->session.have_cookie
+        && ngx_http_oneid_session_usable(r, ctx) == NGX_OK)
+    {
+        return ngx_http_oneid_redirect(r, &lg->return_uri);
+    }
+
+    if (!lg->restart) {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_BAD_CALLBACK);
     }
 
-    ngx_str_set(&home, "/");
+    if (ngx_http_oneid_login_start(r, ctx, 1, &location) != NGX_OK) {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
 
-    return ngx_http_oneid_redirect(r, &home);
+    return ngx_http_oneid_redirect(r, &location);
 }
 
 
@@ -450,22 +417,47 @@ ngx_http_oneid_callback_idp_ended(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_oneid_callback_save(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_str_t                    record;
-    ngx_http_oneid_identity_t   *id;
-    ngx_http_oneid_index_cmd_t   cmd;
+    ngx_int_t                     rc;
+    ngx_str_t                     record;
+    ngx_http_oneid_identity_t    *id;
+    ngx_http_oneid_index_cmd_t    cmd;
+    ngx_http_oneid_index_tabs_t   tabs;
+    ngx_http_oneid_ctx_login_t   *lg;
 
     id = &ctx->session.identity;
+    lg = &ctx->login;
+
+    ngx_memzero(&tabs, sizeof(ngx_http_oneid_index_tabs_t));
+    tabs.state = lg->state;
 
     /* a new login replaces whatever session this browser had */
 
     if (ngx_http_oneid_session_cookie(r, ctx) == NGX_OK) {
-        ngx_http_oneid_forget(r, ctx, 1);
+        lg->prev_sid = ctx->session.sid;
+
+        if (ngx_http_oneid_session_hash(r->pool, &lg->prev_sid,
+                                        &lg->prev_hash)
+            != NGX_OK)
+        {
+            return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+        }
+
+        tabs.old = lg->prev_hash;
     }
 
     if (ngx_http_oneid_random_token(r, &ctx->session.sid) != NGX_OK
-        || ngx_http_oneid_session_encode(r->pool, id, &record) != NGX_OK
+        || ngx_http_oneid_session_encode(r->pool, id, &record) != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    rc = ngx_http_oneid_flow_tabs(r, ctx->conf,
+                                  &id->field[NGX_HTTP_ONEID_PIN],
+                                  &ctx->session.sid, &tabs.key, &tabs.sealed);
+
+    if (rc == NGX_ERROR
         || ngx_http_oneid_index_login(r, ctx->conf, &ctx->session.sid,
-                                      &record, id, &cmd)
+                                      &record, id, &tabs, &cmd)
            != NGX_OK)
     {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
@@ -480,21 +472,49 @@ ngx_http_oneid_callback_save(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 static ngx_int_t
 ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
+    ngx_str_t                  *value;
     ngx_uint_t                  live;
     ngx_http_oneid_loc_conf_t  *olcf;
     ngx_http_oneid_identity_t  *id;
 
     olcf = ctx->conf;
     id = &ctx->session.identity;
+    value = &ctx->wait.result.value;
     ctx->next = NULL;
 
+    if (ctx->wait.result.rc == NGX_OK
+        && value->len == sizeof("used") - 1
+        && ngx_strncmp(value->data, "used", value->len) == 0)
+    {
+        /* the code was good, but this state finished a login before */
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oneid: login callback replayed: its state was "
+                      "used already");
+
+        ctx->session.sid = ctx->login.prev_sid;
+        ctx->login.restart = 0;
+
+        return ngx_http_oneid_callback_stale(r, ctx);
+    }
+
+    if (ctx->wait.result.rc == NGX_OK && value->len && value->data[0] == '=') {
+        value->data++;
+        value->len--;
+
+        return ngx_http_oneid_callback_shared(r, ctx, value);
+    }
+
     if (ctx->wait.result.rc != NGX_OK
-        || ngx_http_oneid_index_reply(&ctx->wait.result.value, &live,
-                                      &ctx->login.ended)
+        || ngx_http_oneid_index_reply(value, &live, &ctx->login.ended)
            != NGX_OK)
     {
         /* no cookie: a cookie pointing at nothing would only confuse */
         return ngx_http_oneid_store_failed(r, ctx, "creating a session");
+    }
+
+    if (ctx->login.prev_hash.len) {
+        ngx_http_oneid_revoke_hash(ctx, &ctx->login.prev_hash);
     }
 
     if (ngx_http_oneid_set_cookie(r, olcf, &olcf->cookie_name,
@@ -508,6 +528,62 @@ ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
                   "oneid: user \"%V\" signed in with %V (%ui sessions)",
                   &id->field[NGX_HTTP_ONEID_USER_ID],
                   &id->field[NGX_HTTP_ONEID_AUTH_METHOD], live);
+
+    ngx_http_oneid_audit_login(r, ctx, "login", NULL);
+
+    return ngx_http_oneid_callback_evict(r, ctx);
+}
+
+
+/*
+ * Another tab of this browser signed the same user in a moment ago: its
+ * session is this login's too, so that N tabs make one session, not N
+ * that would count against oneid_session_max_per_user.
+ */
+
+static ngx_int_t
+ngx_http_oneid_callback_shared(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_str_t *sealed)
+{
+    ngx_str_t                   sid, hash;
+    ngx_http_oneid_loc_conf_t  *olcf;
+    ngx_http_oneid_identity_t  *id;
+
+    olcf = ctx->conf;
+    id = &ctx->session.identity;
+
+    if (ngx_http_oneid_flow_unseal(r, olcf, &id->field[NGX_HTTP_ONEID_PIN],
+                                   sealed, &sid)
+        != NGX_OK
+        || ngx_http_oneid_session_hash(r->pool, &sid, &hash) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oneid: the session of another tab cannot be "
+                      "unsealed");
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    if (ctx->login.prev_hash.len
+        && ngx_strncmp(ctx->login.prev_hash.data, hash.data,
+                       NGX_HTTP_ONEID_SHA256_HEX_LEN) != 0)
+    {
+        ngx_http_oneid_revoke_hash(ctx, &ctx->login.prev_hash);
+    }
+
+    ctx->session.sid = sid;
+    ngx_str_null(&ctx->login.ended);
+
+    if (ngx_http_oneid_set_cookie(r, olcf, &olcf->cookie_name, &sid, -1)
+        != NGX_OK)
+    {
+        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "oneid: user \"%V\" signed in with %V in another tab of "
+                  "this browser: its session is shared",
+                  &id->field[NGX_HTTP_ONEID_USER_ID],
+                  &id->field[NGX_HTTP_ONEID_AUTH_METHOD]);
 
     ngx_http_oneid_audit_login(r, ctx, "login", NULL);
 

@@ -521,6 +521,7 @@ ngx_http_oneid_create_loc_conf(ngx_conf_t *cf)
      *     conf->state_cookie_name = { 0, NULL };
      *     conf->owner_cookie_name = { 0, NULL };
      *     conf->post_cookie_name = { 0, NULL };
+     *     conf->browser_cookie_name = { 0, NULL };
      *     conf->cookie_name_default = 0;
      *     conf->old_cookie_name = { 0, NULL };
      *     conf->page_organization = { 0, NULL };
@@ -553,8 +554,6 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_oneid_loc_conf_t *prev = parent;
     ngx_http_oneid_loc_conf_t *conf = child;
-
-    u_char  *p;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
 
@@ -628,24 +627,17 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (conf->state_cookie_name.data == NULL) {
-        conf->state_cookie_name.len = conf->cookie_name.len
-                                      + sizeof("_state") - 1;
-        p = ngx_pnalloc(cf->pool, conf->state_cookie_name.len);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        conf->state_cookie_name.data = p;
-        p = ngx_cpymem(p, conf->cookie_name.data, conf->cookie_name.len);
-        ngx_memcpy(p, "_state", sizeof("_state") - 1);
-    }
-
-    if (ngx_http_oneid_cookie_suffixed(cf, &conf->cookie_name, "_owner",
+    if (ngx_http_oneid_cookie_suffixed(cf, &conf->cookie_name, "_state",
+                                       &conf->state_cookie_name)
+        != NGX_OK
+        || ngx_http_oneid_cookie_suffixed(cf, &conf->cookie_name, "_owner",
                                        &conf->owner_cookie_name)
         != NGX_OK
         || ngx_http_oneid_cookie_suffixed(cf, &conf->cookie_name, "_post",
                                           &conf->post_cookie_name)
+           != NGX_OK
+        || ngx_http_oneid_cookie_suffixed(cf, &conf->cookie_name, "_browser",
+                                          &conf->browser_cookie_name)
            != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -688,7 +680,7 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
-/* the cookies of oneid_preserve_post, named after the session cookie */
+/* the other cookies of a location are named after its session cookie */
 
 static ngx_int_t
 ngx_http_oneid_cookie_suffixed(ngx_conf_t *cf, ngx_str_t *name,

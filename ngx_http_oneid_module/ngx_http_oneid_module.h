@@ -22,6 +22,7 @@
 #define NGX_HTTP_ONEID_TOKEN_BYTES     32
 #define NGX_HTTP_ONEID_TOKEN_LEN       43
 
+#define NGX_HTTP_ONEID_SHA256_BYTES    32
 #define NGX_HTTP_ONEID_SHA256_HEX_LEN  64
 
 /* a key derived from the server key for one purpose (HKDF-SHA256) */
@@ -95,7 +96,10 @@ typedef struct {
     time_t                        session_warn;
 
     ngx_str_t                     cookie_name;
+    /* the flows' cookies are named "<state_cookie_name>_<8 of state>" */
     ngx_str_t                     state_cookie_name;
+    /* shared by the tabs of a browser: its parallel logins make one */
+    ngx_str_t                     browser_cookie_name;
     ngx_flag_t                    cookie_secure;
     /* cookie_name is the default, chosen by cookie_secure */
     ngx_flag_t                    cookie_name_default;

@@ -17,13 +17,13 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: no cookie: 302 to OneID with every parameter and a state cookie
+=== TEST 1: no cookie: 302 to OneID with every parameter, the flow's cookie and the browser cookie
 --- request
 GET /patients/42?tab=history
 --- error_code: 302
 --- response_headers_like
-Location: ^https://127\.0\.0\.1:\d+/sso/oauth/Authorization\.do\?response_type=one_code&client_id=dmed&redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A\d+%2Foneid%2Fcallback&scope=dmed&state=[A-Za-z0-9_-]{43}$
-Set-Cookie: ^oneid_session_state=[A-Za-z0-9_-]{43}; Max-Age=600; Path=/; HttpOnly; SameSite=Lax$
+Location: ^https://127\.0\.0\.1:\d+/sso/oauth/Authorization\.do\?response_type=one_code&client_id=dmed&redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A\d+%2Foneid%2Fcallback&scope=dmed&state=[A-Za-z0-9_-]{22}$
+Set-Cookie: ^oneid_session_state_[A-Za-z0-9_-]{8}=1n\.\d+\.L3BhdGllbnRzLzQyP3RhYj1oaXN0b3J5\.[A-Za-z0-9_-]{22}; Max-Age=600; Path=/; HttpOnly; SameSite=Lax, oneid_session_browser=[A-Za-z0-9_-]{43}; Max-Age=600; Path=/; HttpOnly; SameSite=Lax$
 Cache-Control: no-store
 --- no_error_log
 [error]
@@ -38,7 +38,7 @@ Test::OneID::Conf::server_config(extra => 'oneid_cookie_secure on;')
 GET /
 --- error_code: 302
 --- response_headers_like
-Set-Cookie: __Host-oneid_session_state=.*; HttpOnly; Secure; SameSite=Lax
+Set-Cookie: ^__Host-oneid_session_state_[A-Za-z0-9_-]{8}=[^;]+; Max-Age=600; Path=/; HttpOnly; Secure; SameSite=Lax, __Host-oneid_session_browser=[^;]+; Max-Age=600; Path=/; HttpOnly; Secure; SameSite=Lax$
 
 
 
@@ -100,7 +100,7 @@ Sec-Fetch-Dest: document
 --- error_code: 302
 --- response_headers_like
 Location: https://127\.0\.0\.1:\d+/sso/oauth/Authorization\.do\?response_type=one_code&.*
-Set-Cookie: oneid_session_state=.*
+Set-Cookie: oneid_session_state_.*
 
 
 
@@ -271,30 +271,30 @@ GET /oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=short
 
 === TEST 22: control characters in the code
 --- request
-GET /oneid/callback?code=abc%0d%0aSet-Cookie:%20x=1&state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+GET /oneid/callback?code=abc%0d%0aSet-Cookie:%20x=1&state=AAAAAAAAAAAAAAAAAAAAAA
 --- error_code: 400
 --- response_headers
 !Set-Cookie
 
 
 
-=== TEST 23: well-formed state but no state cookie
+=== TEST 23: well-formed state but no flow cookie
 --- request
-GET /oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+GET /oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=AAAAAAAAAAAAAAAAAAAAAA
 --- error_code: 400
 --- error_log
-did not start the login
+for a flow this browser does not hold
 
 
 
-=== TEST 24: unknown state with a state cookie
+=== TEST 24: a flow cookie of the state's name that does not verify
 --- request
-GET /oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+GET /oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=AAAAAAAAAAAAAAAAAAAAAA
 --- more_headers
-Cookie: oneid_session_state=BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB
+Cookie: oneid_session_state_AAAAAAAA=1n.1796435827.Lw.BBBBBBBBBBBBBBBBBBBBBB
 --- error_code: 400
 --- error_log
-login state unknown, expired or already used
+whose flow cookie does not verify
 
 
 

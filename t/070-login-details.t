@@ -69,26 +69,24 @@ my $origin = qr{^http://127\.0\.0\.1:\d+};
     my $b = $t->browser;
     my $cb = $b->callback_for('citizen-basic', '/once');
     my ($state) = $cb =~ /state=([^&]+)/;
-    my $skey = state_key($state);
-    is $t->redis('EXISTS', $skey), 1, 'state stored under its hash';
-    my $ttl = $t->redis('TTL', $skey);
-    ok $ttl > 590 && $ttl <= 600, "state expires after 10 minutes ($ttl)";
-    my $bind = $t->redis('GET', $skey);
-    is substr($bind, 0, 64), sha256_hex($b->cookie('oneid_session_state')),
-        'state bound to the hash of the browser cookie';
-    is substr($bind, 65), '/once', '... and remembers the page';
+    my $flow = $b->cookie_attrs(Test::OneID::flow_name($state));
+    ok $flow, 'the flow is a cookie of its own, named after the state';
+    is $flow->{max_age}, 600, '... for 10 minutes';
+    is $t->redis('EXISTS', state_key($state)), 0, '... and nothing in Redis';
 
     is $b->get($cb)->{status}, 302, 'first use of the callback logs in';
-    is $t->redis('EXISTS', $skey), 0, '... and consumes the state';
+    ok !defined $b->cookie(Test::OneID::flow_name($state)), '... and ends the flow';
+    is $t->redis('EXISTS', 'oneid:used:' . sha256_hex($state)), 1, '... marked used in Redis';
 
     my $res = $b->get($cb);
     is $res->{status}, 302, 'replay by the signed-in user: 302';
     like $res->header('Location'), qr{$origin/$}, '... to the home page';
 
     my $other = $t->browser;
-    $other->set_cookie(oneid_session_state => $b->cookie('oneid_session_state'));
+    $other->set_cookie(Test::OneID::flow_name($state) => $flow->{value});
     $res = $other->get($cb);
-    is $res->{status}, 400, 'replay without a session: 400';
+    ok $res->{status} == 400 || $res->{status} == 502,
+       'replay with the flow cookie copied, without a session: a page (' . $res->{status} . ')';
     ok !defined $other->cookie('oneid_session'), '... and no session';
 }
 
@@ -99,24 +97,26 @@ my $origin = qr{^http://127\.0\.0\.1:\d+};
     my $b = $t->browser;
 
     my $res = $b->get($cb);
-    is $res->{status}, 400, 'callback in a browser without the state cookie: 400';
+    is $res->{status}, 400, 'callback in a browser without the flow cookie: 400';
     ok !defined $b->cookie('oneid_session'), '... no session';
 
-    $b->set_cookie(oneid_session_state => 'A' x 43);
+    my ($state) = $cb =~ /state=([^&]+)/;
+    $b->set_cookie(Test::OneID::flow_name($state) => '1n.1.Lw.' . 'A' x 22);
     $res = $b->get($cb);
-    is $res->{status}, 400, 'callback with another browser\'s cookie: 400';
+    is $res->{status}, 400, 'callback with a forged flow cookie: 400';
 
-    # the wrong browser consumed the state: the right one cannot reuse it
-    is $a->get($cb)->{status}, 400, 'a state tried by another browser is spent';
+    # another browser cannot spend the flow: the right one still can
+    is $a->get($cb)->{status}, 302, 'a state tried by another browser still logs its own in';
 }
 
-# --- an expired state
+# --- a flow the browser no longer holds (expired)
 {
     my $b = $t->browser;
     my $cb = $b->callback_for('citizen-basic', '/late');
     my ($state) = $cb =~ /state=([^&]+)/;
-    $t->redis('DEL', state_key($state));
-    is $b->get($cb)->{status}, 400, 'expired state: 400, not a redirect';
+    $b->set_cookie(Test::OneID::flow_name($state) => '');
+    $b->{jar} = {};
+    is $b->get($cb)->{status}, 400, 'expired flow: 400, not a redirect';
 }
 
 # --- where the user is sent back to
@@ -226,16 +226,19 @@ for my $user (sort keys %expect) {
     ok $gone, '... and the old session is deleted';
 }
 
-# a new login replaces the browser's previous session (two tabs: the one
-# finishing last wins)
+# a new login replaces the browser's previous session: two tabs of one
+# browser signing in the same user share one session, another user's
+# login replaces it
 {
     my $b = $t->browser;
-    my @cb = map { $b->callback_for('doctor', "/tab$_") } 1 .. 2;
+    my @cb = map { $b->callback_for($_, "/tab$_") } qw(doctor doctor citizen-basic);
     $b->get($cb[0]);
     my $first = $b->cookie('oneid_session');
     $b->get($cb[1]);
+    is $b->cookie('oneid_session'), $first, 'the same user in another tab: the same session';
+    $b->get($cb[2]);
     my $second = $b->cookie('oneid_session');
-    isnt $second, $first, 'a new login gets a new session id';
+    isnt $second, $first, "another user's login gets a new session id";
     my $gone;
     for (1 .. 50) { last if $gone = !$t->redis('EXISTS', session_key($first)); select undef, undef, undef, 0.02 }
     ok $gone, '... and the previous session is deleted';
@@ -246,12 +249,14 @@ for my $user (sort keys %expect) {
     my $b = $t->browser;
     my $cb = $b->callback_for('citizen-basic', '/bc');
     my ($code) = $cb =~ /code=([^&]+)/;
+    my $flow = Test::OneID::flow_name(($cb =~ /state=([^&]+)/)[0]);
     $b->get($cb, {
         'Authorization'   => 'Basic c2VjcmV0OnNlY3JldA==',
         'User-Agent'      => 'SecretAgent/1.0',
         'X-Forwarded-For' => '6.6.6.6',
         'Accept-Language' => 'ru',
-        'Cookie'          => 'tracking=abc; oneid_session_state=' . $b->cookie('oneid_session_state'),
+        'Cookie'          => "tracking=abc; $flow=" . $b->cookie($flow)
+                             . '; oneid_session_browser=' . $b->cookie('oneid_session_browser'),
     });
 
     my ($tok) = grep { $_->{params}{code} && $_->{params}{code} eq $code }

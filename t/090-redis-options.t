@@ -41,8 +41,9 @@ sub gateway {
 
 {
     my $t = gateway(qq{127.0.0.1:$port "password=wrong horse"});
-    my $res = $t->browser->get('/ward');
-    is $res->{status}, 503, 'wrong password: 503';
+    my $b = $t->browser;
+    my $res = $b->get($b->callback_for('doctor', '/ward'));
+    is $res->{status}, 503, 'wrong password: the callback answers 503';
     ok $t->wait_for_error_log(qr/redis at 127\.0\.0\.1:$port refused AUTH or SELECT: WRONGPASS/, 2),
         '... and the log says Redis refused the password';
 }

@@ -118,8 +118,9 @@ my ($code) = $callback =~ /[?&]code=([^&]+)/;
 like $code // '', $UUID, 'the mock issued a code';
 (my $cb = $callback) =~ s{^https?://[^/]+}{};
 
-my $state_cookie = $b->cookie('oneid_session_state');
-$res = $b->get($cb, { %NOSY, Cookie => "a=b; oneid_session_state=$state_cookie" });
+my $flow_name = Test::OneID::flow_name(($cb =~ /[?&]state=([^&]+)/)[0] // '');
+my $flow_cookie = $b->cookie($flow_name) // '';
+$res = $b->get($cb, { %NOSY, Cookie => "a=b; $flow_name=$flow_cookie" });
 is $res->{status}, 302, 'callback (with nosy headers): login completes';
 my $token = access_token_of($b);
 like $token // '', $UUID, 'the session holds the access token, a UUID';

@@ -2,18 +2,28 @@
 # __Host- names by default with oneid_cookie_secure on, several cookies of
 # the same name (garbage, two sessions, a planted login cookie), and the
 # upgrade of a session cookie from the old name "oneid_session".
-# Sessions and login states are written into Redis by "--- init".
+# Sessions are written into Redis by "--- init"; login flows are cookies
+# sealed under the server key of $T165_KEY_FILE.
 
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use Test::OneID;
 use Test::OneID::Conf qw(http_config server_config defaults);
+use File::Temp qw(tempdir);
 
 no_root_location();
 log_level('info');
 
+our $T165_KEY = 'T165' x 10;
+our $T165_KEY_FILE = tempdir(CLEANUP => 1) . '/server.key';
+open my $fh, '>', $T165_KEY_FILE or die "$T165_KEY_FILE: $!";
+print $fh "$T165_KEY\n";
+close $fh;
+chmod 0600, $T165_KEY_FILE;
+
 add_block_preprocessor(sub {
-    defaults(shift, config => server_config(cookie_secure => 'on'));
+    defaults(shift, config => server_config(cookie_secure => 'on'),
+             http_config => http_config() . "oneid_key_file $T165_KEY_FILE;\n");
 });
 
 run_tests();
@@ -25,7 +35,7 @@ __DATA__
 GET /ward
 --- error_code: 302
 --- response_headers_like
-Set-Cookie: ^__Host-oneid_session_state=[A-Za-z0-9_-]{43}; Max-Age=600; Path=/; HttpOnly; Secure; SameSite=Lax$
+Set-Cookie: ^__Host-oneid_session_state_[A-Za-z0-9_-]{8}=1n\.\d+\.L3dhcmQ\.[A-Za-z0-9_-]{22}; Max-Age=600; Path=/; HttpOnly; Secure; SameSite=Lax, __Host-oneid_session_browser=[A-Za-z0-9_-]{43}; Max-Age=600; Path=/; HttpOnly; Secure; SameSite=Lax$
 --- no_error_log
 [error]
 
@@ -49,7 +59,7 @@ Test::OneID::Conf::server_config(cookie_secure => 'off')
 GET /ward
 --- error_code: 302
 --- response_headers_like
-Set-Cookie: ^oneid_session_state=[A-Za-z0-9_-]{43}; Max-Age=600; Path=/; HttpOnly; SameSite=Lax$
+Set-Cookie: ^oneid_session_state_[A-Za-z0-9_-]{8}=1n\.\d+\.L3dhcmQ\.[A-Za-z0-9_-]{22}; Max-Age=600; Path=/; HttpOnly; SameSite=Lax, oneid_session_browser=[A-Za-z0-9_-]{43}; Max-Age=600; Path=/; HttpOnly; SameSite=Lax$
 
 
 
@@ -61,7 +71,7 @@ Test::OneID::Conf::server_config(cookie_secure => 'off',
 GET /ward
 --- error_code: 302
 --- response_headers_like
-Set-Cookie: ^__Host-oneid_session_state=.*; Secure; SameSite=Lax$
+Set-Cookie: ^__Host-oneid_session_state_[^;]+; Max-Age=600; Path=/; HttpOnly; Secure; SameSite=Lax, __Host-oneid_session_browser=.*; Secure; SameSite=Lax$
 
 
 
@@ -73,7 +83,7 @@ Test::OneID::Conf::server_config(cookie_secure => 'on',
 GET /ward
 --- error_code: 302
 --- response_headers_like
-Set-Cookie: ^oneid_session_state=[^;]+; Max-Age=600; Path=/; HttpOnly; SameSite=Lax$
+Set-Cookie: ^oneid_session_state_[^;]+; Max-Age=600; Path=/; HttpOnly; SameSite=Lax, oneid_session_browser=[^;]+; Max-Age=600; Path=/; HttpOnly; SameSite=Lax$
 
 
 
@@ -85,7 +95,7 @@ Test::OneID::Conf::server_config(cookie_secure => 'on',
 GET /ward
 --- error_code: 302
 --- response_headers_like
-Set-Cookie: ^mis_sid_state=[^;]+; Max-Age=600; Path=/; HttpOnly; Secure; SameSite=Lax$
+Set-Cookie: ^mis_sid_state_[^;]+; Max-Age=600; Path=/; HttpOnly; Secure; SameSite=Lax, mis_sid_browser=[^;]+; Max-Age=600; Path=/; HttpOnly; Secure; SameSite=Lax$
 
 
 
@@ -189,33 +199,33 @@ Accept-Language: ru
 
 
 
-=== TEST 12: login CSRF: a login cookie planted under the old non-prefixed name is refused
---- init
-Test::OneID::seed_state('T165st' . 'A' x 37, 'T165bind' . 'A' x 35, '/ward');
+=== TEST 12: login CSRF: a valid flow cookie planted under the non-prefixed name is refused
 --- request
-GET /oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=T165stAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
---- more_headers
-Cookie: oneid_session_state=T165bindAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+GET /oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=T165stAAAAAAAAAAAAAAAA
+--- more_headers eval
+'Cookie: oneid_session_state_T165stAA='
+    . Test::OneID::flow_cookie($main::T165_KEY, 'T165stAAAAAAAAAAAAAAAA', '/ward')
 --- error_code: 400
 --- response_headers
 !Location
 !Set-Cookie
 --- error_log
-did not start the login
+for a flow this browser does not hold
 
 
 
-=== TEST 13: several login cookies: one of them matching the state is enough
---- init
-Test::OneID::seed_state('T165s2' . 'A' x 37, 'T165bind' . 'B' x 35, '/ward');
+=== TEST 13: several cookies of a flow's name: one that verifies is enough
 --- request
-GET /oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=T165s2AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
---- more_headers
-Cookie: __Host-oneid_session_state=garbage; __Host-oneid_session_state=T165bindAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; __Host-oneid_session_state=T165bindBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB
+GET /oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=T165s2AAAAAAAAAAAAAAAA
+--- more_headers eval
+'Cookie: __Host-oneid_session_state_T165s2AA=garbage; __Host-oneid_session_state_T165s2AA='
+    . Test::OneID::flow_cookie('other' x 8, 'T165s2AAAAAAAAAAAAAAAA', '/ward')
+    . '; __Host-oneid_session_state_T165s2AA='
+    . Test::OneID::flow_cookie($main::T165_KEY, 'T165s2AAAAAAAAAAAAAAAA', '/ward')
 --- error_code: 502
 --- no_error_log
-login state belongs to another browser
-did not start the login
+does not verify
+does not hold
 
 
 
@@ -275,7 +285,7 @@ GET /ward
 Cookie: oneid_session=T165oAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 --- error_code: 302
 --- response_headers_like
-Set-Cookie: __Host-mis_state=.*
+Set-Cookie: ^__Host-mis_state_[A-Za-z0-9_-]{8}=.*
 
 
 

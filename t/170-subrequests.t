@@ -177,7 +177,7 @@ Cookie: oneid_session=subrequestSxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 GET /guarded-login/page?x=1
 --- error_code: 302
 --- response_headers_like
-Location: ^https://127\.0\.0\.1:\d+/sso/oauth/Authorization\.do\?response_type=one_code&.*&state=[A-Za-z0-9_-]{43}$
+Location: ^https://127\.0\.0\.1:\d+/sso/oauth/Authorization\.do\?response_type=one_code&.*&state=[A-Za-z0-9_-]{22}$
 --- error_log
 oneid: login started for "/guarded-login/page?x=1"
 --- log_level: debug

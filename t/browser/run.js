@@ -848,6 +848,42 @@ async function idleWarning(browser) {
     });
 }
 
+// Tabs opened at once in a fresh browser (a restored session, a folder of
+// bookmarks): every one must end on its own page, signed in, with one
+// session between them, and no error page.  The mock signs the browser in
+// without its page, by its mock_user cookie.
+async function parallelTabs(browser) {
+    const sessions = () => redis('KEYS', 'oneid:session:*')
+        .split('\n').filter(Boolean).length;
+    for (const n of [4, 10]) {
+        await scenario(`7. ${n} protected tabs opened at once in a fresh `
+                       + 'browser', async () => {
+            const ctx = await newContext(browser, { locale: 'en-US' });
+            await ctx.addCookies([{ name: 'mock_user', value: 'doctor',
+                                    url: `https://127.0.0.1:${oneidPort}/` }]);
+            const before = sessions();
+            const pages = [];
+            for (let i = 0; i < n; i++) pages.push(await ctx.newPage());
+            const urls = pages.map((_, i) => `${site}/tabs/${n}/${i + 1}?q=${i}`);
+            const seen = await Promise.all(pages.map((p, i) => visit(p, urls[i])));
+            const own = seen.filter((v, i) => v.signedIn && v.url === urls[i]);
+            check(`${n} tabs: each ends on its own page, signed in`,
+                  own.length === n,
+                  seen.map((v) => `${v.status} ${v.url}`).join(', '));
+            check(`${n} tabs: no error page`,
+                  seen.every((v) => v.status === 200),
+                  seen.map((v) => v.status).join(' '));
+            const made = sessions() - before;
+            check(`${n} tabs: one session in Redis`, made === 1, `${made}`);
+            const cookies = (await ctx.cookies(site))
+                .filter((c) => /_state_/.test(c.name));
+            check(`${n} tabs: no login cookie left`, cookies.length === 0,
+                  cookies.map((c) => c.name).join(' '));
+            await ctx.close();
+        });
+    }
+}
+
 (async () => {
     fs.rmSync(out, { recursive: true, force: true });
     fs.mkdirSync(out, { recursive: true });
@@ -868,6 +904,7 @@ async function idleWarning(browser) {
         await main(browser);
         await preservePost(browser);
         await idleWarning(browser);
+        await parallelTabs(browser);
     } catch (e) {
         check('set-up', false, e.stack || String(e));
     } finally {

@@ -23,6 +23,7 @@ use IO::Socket::INET;
 use JSON::PP ();
 use Test::More ();
 use Time::HiRes qw(time sleep);
+use MIME::Base64 ();
 use Test::Nginx::Server ();
 
 # the plain functions, for files that would rather not spell Test::OneID::
@@ -187,6 +188,19 @@ sub command_calls {
     return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
 }
 
+# Redis commands that write, run so far (anonymous requests must add none):
+#   my $before = $t->write_calls; ...; is $t->write_calls - $before, 0
+sub write_calls {
+    my ($self) = @_;
+    my $n = 0;
+    for (split /\r\n/, $self->redis('INFO', 'commandstats')) {
+        $n += $2 if /^cmdstat_(set|setex|setnx|getdel|getex|del|unlink|eval
+                               |evalsha|hset|hsetnx|hdel|expire|incr|publish
+                               |rename):calls=(\d+)/x;
+    }
+    return $n;
+}
+
 # how many connections are subscribed to $channel:
 #   $t->subscribers('oneid:revoked')
 sub subscribers {
@@ -206,6 +220,41 @@ sub wait_until {
         sleep 0.02;
     }
 }
+
+# A login flow's cookie as the module seals it (ngx_http_oneid_flow.c):
+#   Test::OneID::flow_cookie($secret, $state, '/ward', time - 700, 'n')
+# $secret: the server key file's text without its last newline.
+sub flow_key {
+    my ($secret) = @_;
+    my $prk = Digest::SHA::hmac_sha256($secret, 'ngx_http_oneid_module');
+    return Digest::SHA::hmac_sha256("ngx_http_oneid_module login state v1\x01", $prk);
+}
+
+sub b64url { (my $s = MIME::Base64::encode_base64($_[0], '')) =~ tr{+/=}{-_}d; $s }
+
+sub flow_cookie {
+    my ($secret, $state, $uri, $issued, $flag) = @_;
+    my $sealed = '1' . ($flag // 'n') . '.' . ($issued // int time) . '.' . b64url($uri // '/');
+    my $mac = substr(Digest::SHA::hmac_sha256("$state.$sealed", flow_key($secret)), 0, 16);
+    return "$sealed." . b64url($mac);
+}
+
+# The flow cookies a raw answer sets: [ name, return URI (decoded, not
+# verified) ] each; expired ones (empty values) left out.
+sub flows_set {
+    my ($res) = @_;
+    my @out;
+    for (header_values($res, 'Set-Cookie')) {
+        my ($name, $value) = /^([^=;]*_state_[A-Za-z0-9_~-]{8})=([^;]+)/ or next;
+        my ($uri64) = $value =~ /^1[nr]\.\d+\.([A-Za-z0-9_-]*)\./ or next;
+        (my $b64 = $uri64) =~ tr{-_}{+/};
+        push @out, [ $name, MIME::Base64::decode_base64($b64) ];
+    }
+    return @out;
+}
+
+# the cookie name of the flow of $state (default state cookie name)
+sub flow_name { ($_[1] // 'oneid_session_state') . '_' . substr($_[0], 0, 8) }
 
 # A login state written straight into Redis, as a login start leaves it:
 #   Test::OneID::seed_state($state, $binding_cookie, '/return');
@@ -604,6 +653,7 @@ use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(time sleep);
+use MIME::Base64 ();
 
 sub new {
     my ($class, %o) = @_;
@@ -743,6 +793,7 @@ use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(time sleep);
+use MIME::Base64 ();
 
 my %SIGNAL = (pass => 'USR1', cut => 'USR2', down => 'HUP');
 
@@ -889,6 +940,7 @@ use File::Path qw(make_path remove_tree);
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
+use MIME::Base64 ();
 
 sub new {
     my ($class, %o) = @_;
@@ -1012,6 +1064,7 @@ use File::Path qw(make_path);
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
+use MIME::Base64 ();
 
 sub new {
     my ($class, %o) = @_;
@@ -1295,6 +1348,52 @@ sub callback_for {
     $res = $self->get(($res->header('Location') // '') . "&mock_user=$user");
     (my $cb = $res->header('Location') // '') =~ s{^https?://[^/]+}{};
     return $cb;
+}
+
+# GETs on nginx all sent at once (tabs opened together), each with the
+# cookies the jar holds now; the Set-Cookie lines of the answers are then
+# stored in the order of the requests.  Returns Test::OneID::parse_response
+# hashes with url and location added.
+sub parallel_get {
+    my ($self, @targets) = @_;
+    my ($port) = (split_url($self->{base}))[1] =~ /:(\d+)$/;
+    my @req = map {
+        my $cookie = $self->cookie_header($self->absolute($_));
+        Test::OneID::get_request($port, $_, length $cookie ? ("Cookie: $cookie") : ())
+    } @targets;
+    my @res = Test::OneID::parallel($port, @req);
+    for my $i (0 .. $#res) {
+        my $abs = $self->absolute($targets[$i]);
+        $res[$i]{url} = $abs;
+        ($res[$i]{location}) = Test::OneID::header_values($res[$i], 'Location');
+        $self->store_cookies($abs, [Test::OneID::header_values($res[$i], 'Set-Cookie')]);
+    }
+    return @res;
+}
+
+# N tabs of this browser opened at once on @paths: the starts in parallel,
+# OneID (the mock, signing $user in) one after the other, the callbacks in
+# parallel.  Returns the callbacks' answers, in the order of @paths.
+sub tabs_login {
+    my ($self, $user, @paths) = @_;
+    my @starts = $self->parallel_get(@paths);
+    my @callbacks;
+    for my $res (@starts) {
+        Test::More::diag("tabs_login: a start did not redirect: $res->{status}")
+            unless ($res->{status} // 0) == 302;
+        my $idp = $self->get(($res->{location} // '') . '&mock_user=' . $user);
+        (my $cb = $idp->header('Location') // '') =~ s{^https?://[^/]+}{};
+        push @callbacks, $cb;
+    }
+    return $self->parallel_get(@callbacks);
+}
+
+# { name => value } of the login flows' cookies the browser holds
+sub flow_cookies {
+    my ($self, $state_name) = @_;
+    $state_name //= 'oneid_session_state';
+    my $c = $self->cookies;
+    return { map { $_ => $c->{$_} } grep { /^\Q$state_name\E_[A-Za-z0-9_~-]{8}$/ } keys %$c };
 }
 
 # ---------------------------------------------------------------------------
