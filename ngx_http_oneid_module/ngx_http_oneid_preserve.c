@@ -516,12 +516,12 @@ ngx_http_oneid_preserve_hide_cookies(ngx_http_request_t *r,
 {
     ngx_int_t  rc, owner;
 
-    owner = ngx_http_oneid_hide_cookie(r, &olcf->owner_cookie_name);
+    owner = ngx_http_oneid_hide_cookie(r, &olcf->owner_cookie_name, 0);
     if (owner == NGX_ERROR) {
         return NGX_ERROR;
     }
 
-    rc = ngx_http_oneid_hide_cookie(r, &olcf->post_cookie_name);
+    rc = ngx_http_oneid_hide_cookie(r, &olcf->post_cookie_name, 0);
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
