@@ -20,7 +20,9 @@ my $redis = '127.0.0.1:' . ($ENV{TEST_NGINX_REDIS_PORT} // 16379);
 sub start {
     my (%o) = @_;
     return Test::OneID->new(
-        http_config   => "oneid_redis $redis prefix=oneid231:;\n",
+        http_config   => "oneid_redis $redis prefix=oneid231:;\n"
+                         . "oneid_key_file " . Test::OneID::Conf::key_file()
+                         . ";\n",
         config        => server_config(extra => "oneid_session_max_per_user 1;\n"
                                                 . ($o{extra} // '')),
         root_location => 0,
