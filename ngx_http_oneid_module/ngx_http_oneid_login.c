@@ -196,6 +196,14 @@ ngx_http_oneid_callback(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
                           "oneid: login callback for a flow this browser "
                           "does not hold: over, expired, or started "
                           "elsewhere");
+
+            /*
+             * a sign-in page left open past the flow's cookie: a new
+             * login (home: the page is not known) rather than an error,
+             * once, as a restarted state says of itself
+             */
+
+            lg->restart = (lg->state.data[0] != NGX_HTTP_ONEID_STATE_RESTARTED);
         }
 
         return ngx_http_oneid_callback_stale(r, ctx);

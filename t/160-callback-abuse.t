@@ -116,8 +116,13 @@ sub failed_login {
     like $other[0] // '', $want{nginx_error}, "$name: nginx says $want{nginx_error}"
         if $want{nginx_error};
 
-    # the same callback again (the back button): the state is gone
-    is_page("$name, replayed", $b->get($cb), 400, $b);
+    # the same callback again (the back button, a reload): its flow is
+    # over, so a new login, never the old code again, no session
+    my $again = $b->get($cb);
+    is $again->{status}, 302, "$name, replayed: a new login";
+    like $again->{location} // '', qr{/sso/oauth/Authorization\.do\?.*state=~},
+        "$name, replayed: to OneID, marked as restarted (no second restart)";
+    ok !defined $b->cookie('oneid_session'), "$name, replayed: no session";
 }
 
 my $BYTES = qr/\(\d+ bytes\)/;
@@ -296,7 +301,14 @@ for my $case (
     my $b = $t->browser;
     $b->callback_for('doctor', '/yours');    # b has a flow of its own
     $t->mark_error_log;
-    is_page('state of another browser', $b->get($cb), 400, $b);
+    my $before = scalar @{ $t->mock_requests('one_authorization_code') };
+    my $res = $b->get($cb);
+    is $res->{status}, 302, 'state of another browser: a login of its own';
+    like $res->{location} // '', qr{/sso/oauth/Authorization\.do\?.*state=~},
+        '... to OneID, never with the other browser\'s code';
+    is scalar @{ $t->mock_requests('one_authorization_code') }, $before,
+        '... which is not exchanged';
+    ok !defined $b->cookie('oneid_session'), '... no session';
     ok $t->wait_for_error_log(qr/\[info\].*oneid: login callback for a flow this browser does not hold/, 2),
         '... [info] a flow this browser does not hold';
 }

@@ -104,8 +104,29 @@ is scalar(@chain), 2, '... straight from the callback';
     my $idp = $x->get($start->header('Location') . '&mock_user=doctor');
     (my $late = $idp->header('Location')) =~ s{^https?://[^/]+}{};
     my $res = $x->get($late);
-    is $res->{status}, 400, 'a login page left open, its flow dropped by the browser: the 400 page';
-    ok !$res->is_redirect, '... not a redirect, no loop';
+    is $res->{status}, 302, 'a login page left open, its flow dropped by the browser: a new login';
+    like $res->{location} // '', qr{state=~}, '... marked as restarted';
+    $idp = $x->get($res->header('Location') . '&mock_user=doctor');
+    ($late = $idp->header('Location')) =~ s{^https?://[^/]+}{};
+    $res = $x->get($late);
+    is $res->{status}, 302, '... which signs the user in';
+    like $res->{location} // '', qr{/$}, '... at home (its page is not known)';
+    is $x->get('/ward')->{status}, 200, '... signed in';
+
+    # a browser keeping no cookies at all: one restart, then the page
+    my $n = $s->browser;
+    $start = $n->get('/ward/nocookies');
+    $n->clear_cookies;
+    $idp = $n->get($start->header('Location') . '&mock_user=doctor');
+    ($late = $idp->header('Location')) =~ s{^https?://[^/]+}{};
+    $res = $n->get($late);
+    is $res->{status}, 302, 'no cookies kept: one new login';
+    $n->clear_cookies;
+    $idp = $n->get($res->header('Location') . '&mock_user=doctor');
+    ($late = $idp->header('Location')) =~ s{^https?://[^/]+}{};
+    $res = $n->get($late);
+    is $res->{status}, 400, '... then the 400 page, no loop';
+    ok !$res->is_redirect, '... not a redirect';
 
     # a browser that kept the cookie longer: a fresh login to its page
     my $y = $s->browser;
