@@ -856,7 +856,7 @@ async function parallelTabs(browser) {
     const sessions = () => redis('KEYS', 'oneid:session:*')
         .split('\n').filter(Boolean).length;
     for (const n of [4, 10]) {
-        await scenario(`7. ${n} protected tabs opened at once in a fresh `
+        await scenario(`8. ${n} protected tabs opened at once in a fresh `
                        + 'browser', async () => {
             const ctx = await newContext(browser, { locale: 'en-US' });
             await ctx.addCookies([{ name: 'mock_user', value: 'doctor',
