@@ -41,7 +41,6 @@
 
 
 static ngx_uint_t ngx_http_oneid_admin_from_browser(ngx_http_request_t *r);
-static void ngx_http_oneid_admin_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oneid_admin_request(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_admin_read(ngx_http_request_t *r,
@@ -62,7 +61,6 @@ static ngx_int_t ngx_http_oneid_admin_send(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_oneid_admin(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_int_t         rc;
     ngx_table_elt_t  *h;
 
     if (r->method != NGX_HTTP_POST) {
@@ -111,23 +109,7 @@ ngx_http_oneid_admin(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
                                           "bytes");
     }
 
-    /*
-     * The phase runs again once the body is read, as the mirror module
-     * does; until then the request must not go on.
-     */
-
-    ctx->reading_body = 1;
-
-    rc = ngx_http_read_client_request_body(r, ngx_http_oneid_admin_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        ctx->reading_body = 0;
-        return rc;
-    }
-
-    ngx_http_finalize_request(r, NGX_DONE);
-
-    return NGX_DONE;
+    return ngx_http_oneid_read_body(r, ctx, ngx_http_oneid_admin_request);
 }
 
 
@@ -172,22 +154,6 @@ ngx_http_oneid_admin_from_browser(ngx_http_request_t *r)
             return 1;
         }
     }
-}
-
-
-static void
-ngx_http_oneid_admin_body(ngx_http_request_t *r)
-{
-    ngx_http_oneid_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oneid_module);
-
-    ctx->reading_body = 0;
-    ctx->next = ngx_http_oneid_admin_request;
-
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
 }
 
 

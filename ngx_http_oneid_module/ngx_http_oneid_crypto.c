@@ -30,27 +30,40 @@
 ngx_int_t
 ngx_http_oneid_random_token(ngx_http_request_t *r, ngx_str_t *out)
 {
+    return ngx_http_oneid_random_string(r, NGX_HTTP_ONEID_TOKEN_BYTES, out);
+}
+
+
+/* n random bytes (at most 32), base64url without padding */
+
+ngx_int_t
+ngx_http_oneid_random_string(ngx_http_request_t *r, size_t n, ngx_str_t *out)
+{
     u_char     buf[NGX_HTTP_ONEID_TOKEN_BYTES];
     ngx_str_t  src;
 
-    if (RAND_bytes(buf, NGX_HTTP_ONEID_TOKEN_BYTES) != 1) {
+    if (n > NGX_HTTP_ONEID_TOKEN_BYTES) {
+        return NGX_ERROR;
+    }
+
+    if (RAND_bytes(buf, (int) n) != 1) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "oneid: RAND_bytes() failed: %s",
                       ERR_reason_error_string(ERR_get_error()));
         return NGX_ERROR;
     }
 
-    out->data = ngx_pnalloc(r->pool, NGX_HTTP_ONEID_TOKEN_LEN + 1);
+    out->data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(n) + 1);
     if (out->data == NULL) {
         return NGX_ERROR;
     }
 
     src.data = buf;
-    src.len = NGX_HTTP_ONEID_TOKEN_BYTES;
+    src.len = n;
 
     ngx_encode_base64url(out, &src);
 
-    ngx_explicit_memzero(buf, NGX_HTTP_ONEID_TOKEN_BYTES);
+    ngx_explicit_memzero(buf, n);
 
     return NGX_OK;
 }

@@ -14,6 +14,8 @@
 
 
 ngx_int_t ngx_http_oneid_random_token(ngx_http_request_t *r, ngx_str_t *out);
+ngx_int_t ngx_http_oneid_random_string(ngx_http_request_t *r, size_t n,
+    ngx_str_t *out);
 ngx_int_t ngx_http_oneid_random_bytes(u_char *buf, size_t n);
 ngx_int_t ngx_http_oneid_is_token(ngx_str_t *s);
 ngx_int_t ngx_http_oneid_sha256_hex(u_char *dst, u_char *data, size_t len);

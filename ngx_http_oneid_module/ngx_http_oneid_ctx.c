@@ -23,6 +23,7 @@
 
 
 static void ngx_http_oneid_cleanup(void *data);
+static void ngx_http_oneid_body_read(ngx_http_request_t *r);
 static void ngx_http_oneid_touch_session(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 
@@ -207,6 +208,51 @@ ngx_http_oneid_redis_wait_argv(ngx_http_request_t *r,
     }
 
     return NGX_AGAIN;
+}
+
+
+/*
+ * The request body, read without blocking the worker: the phase handler
+ * runs again with next once it is in, as the mirror module does; until
+ * then it must not go on (ctx->reading_body).
+ */
+
+ngx_int_t
+ngx_http_oneid_read_body(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    ngx_http_oneid_step_pt next)
+{
+    ngx_int_t  rc;
+
+    ctx->next = NULL;
+    ctx->body_next = next;
+    ctx->reading_body = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_oneid_body_read);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ctx->reading_body = 0;
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_oneid_body_read(ngx_http_request_t *r)
+{
+    ngx_http_oneid_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oneid_module);
+
+    ctx->reading_body = 0;
+    ctx->next = ctx->body_next;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
 }
 
 

@@ -92,6 +92,8 @@ struct ngx_http_oneid_ctx_s {
     ngx_uint_t                    idp_calls;
     ngx_uint_t                    idp_ended;
     ngx_http_oneid_step_pt        then;
+    /* the step once the request body is in */
+    ngx_http_oneid_step_pt        body_next;
 
     /* whether the request restarts the idle timeout, once decided */
     unsigned                      touch:2;
@@ -115,6 +117,8 @@ ngx_int_t ngx_http_oneid_redis_wait(ngx_http_request_t *r,
 ngx_int_t ngx_http_oneid_redis_wait_argv(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next, ngx_uint_t argc,
     ngx_str_t *argv);
+ngx_int_t ngx_http_oneid_read_body(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next);
 ngx_int_t ngx_http_oneid_idp_wait(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_step_pt next,
     const char *grant, const char *param, ngx_str_t *value);

@@ -92,26 +92,11 @@ ngx_int_t
 ngx_http_oneid_flow_state(ngx_http_request_t *r, ngx_str_t *state,
     ngx_uint_t restarted)
 {
-    u_char     buf[NGX_HTTP_ONEID_STATE_BYTES];
-    ngx_str_t  src;
-
-    if (ngx_http_oneid_random_bytes(buf, NGX_HTTP_ONEID_STATE_BYTES)
+    if (ngx_http_oneid_random_string(r, NGX_HTTP_ONEID_STATE_BYTES, state)
         != NGX_OK)
     {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "oneid: no randomness for a login state");
         return NGX_ERROR;
     }
-
-    state->data = ngx_pnalloc(r->pool, NGX_HTTP_ONEID_STATE_LEN + 1);
-    if (state->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    src.data = buf;
-    src.len = NGX_HTTP_ONEID_STATE_BYTES;
-
-    ngx_encode_base64url(state, &src);
 
     if (restarted) {
         state->data[0] = NGX_HTTP_ONEID_STATE_RESTARTED;

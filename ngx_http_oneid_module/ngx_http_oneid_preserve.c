@@ -51,7 +51,6 @@ static ngx_int_t ngx_http_oneid_preserve_wanted(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, const char **why);
 static ngx_int_t ngx_http_oneid_preserve_is(ngx_table_elt_t *h,
     const char *value, size_t len, ngx_uint_t prefix);
-static void ngx_http_oneid_preserve_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oneid_preserve_owner(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *tag);
 static ngx_int_t ngx_http_oneid_preserve_tag(ngx_http_request_t *r,
@@ -216,40 +215,7 @@ ngx_http_oneid_preserve_read(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    /*
-     * The phase runs again once the body is read, as for oneid_admin;
-     * until then the access handler answers NGX_AGAIN.
-     */
-
-    ctx->next = NULL;
-    ctx->reading_body = 1;
-
-    rc = ngx_http_read_client_request_body(r, ngx_http_oneid_preserve_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        ctx->reading_body = 0;
-        return rc;
-    }
-
-    ngx_http_finalize_request(r, NGX_DONE);
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_oneid_preserve_body(ngx_http_request_t *r)
-{
-    ngx_http_oneid_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oneid_module);
-
-    ctx->reading_body = 0;
-    ctx->next = ngx_http_oneid_login;
-
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
+    return ngx_http_oneid_read_body(r, ctx, ngx_http_oneid_login);
 }
 
 

@@ -278,10 +278,12 @@ GET /oneid/callback?code=abc%0d%0aSet-Cookie:%20x=1&state=AAAAAAAAAAAAAAAAAAAAAA
 
 
 
-=== TEST 23: well-formed state but no flow cookie
+=== TEST 23: well-formed state but no flow cookie: a new login (marked restarted), never its code
 --- request
 GET /oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=AAAAAAAAAAAAAAAAAAAAAA
---- error_code: 400
+--- error_code: 302
+--- response_headers_like
+Location: https://127\.0\.0\.1:\d+/sso/oauth/Authorization\.do\?.*state=~.*
 --- error_log
 for a flow this browser does not hold
 

@@ -97,7 +97,8 @@ my $origin = qr{^http://127\.0\.0\.1:\d+};
     my $b = $t->browser;
 
     my $res = $b->get($cb);
-    is $res->{status}, 400, 'callback in a browser without the flow cookie: 400';
+    is $res->{status}, 302, 'callback in a browser without the flow cookie: a login of its own';
+    like $res->{location} // '', qr{Authorization\.do\?.*state=~}, '... to OneID, restarted';
     ok !defined $b->cookie('oneid_session'), '... no session';
 
     my ($state) = $cb =~ /state=([^&]+)/;
@@ -116,7 +117,9 @@ my $origin = qr{^http://127\.0\.0\.1:\d+};
     my ($state) = $cb =~ /state=([^&]+)/;
     $b->set_cookie(Test::OneID::flow_name($state) => '');
     $b->{jar} = {};
-    is $b->get($cb)->{status}, 400, 'expired flow: 400, not a redirect';
+    my $res = $b->get($cb);
+    is $res->{status}, 302, 'flow cookie gone: a new login, once';
+    like $res->{location} // '', qr{Authorization\.do\?.*state=~}, '... marked restarted (no loop)';
 }
 
 # --- where the user is sent back to

@@ -199,16 +199,15 @@ Accept-Language: ru
 
 
 
-=== TEST 12: login CSRF: a valid flow cookie planted under the non-prefixed name is refused
+=== TEST 12: login CSRF: a valid flow cookie planted under the non-prefixed name is refused (a new login of the browser's own, no session)
 --- request
 GET /oneid/callback?code=3f0e6a3c-0000-4000-8000-000000000000&state=T165stAAAAAAAAAAAAAAAA
 --- more_headers eval
 'Cookie: oneid_session_state_T165stAA='
     . Test::OneID::flow_cookie($main::T165_KEY, 'T165stAAAAAAAAAAAAAAAA', '/ward')
---- error_code: 400
---- response_headers
-!Location
-!Set-Cookie
+--- error_code: 302
+--- response_headers_like
+Location: https://127\.0\.0\.1:\d+/sso/oauth/Authorization\.do\?.*state=~.*
 --- error_log
 for a flow this browser does not hold
 
