@@ -7,7 +7,9 @@ files are committed, so make fuzz does not need it.  File names are the
 first 16 hex digits of the content's SHA-1, plus a hint.
 """
 
+import base64
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -274,6 +276,75 @@ def token():
         write("token", "t%d" % i, t)
 
 
+# the fixed server key of fuzz/fuzz_flow.c, and the login-state MAC made
+# as ngx_http_oneid_key.c and ngx_http_oneid_flow.c do
+
+FLOW_KEY = b"0neID-fuzz-server-key/not-a-secret+48bytes0123"
+FLOW_NAME = "__Host-oneid_state"
+
+
+def hkdf(ikm, info):
+    prk = hmac.new(b"ngx_http_oneid_module", ikm, hashlib.sha256).digest()
+    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
+
+
+def flow_cookie(state, uri, issued, flag="n"):
+    key = hkdf(FLOW_KEY, b"ngx_http_oneid_module login state v1")
+    uri64 = base64.urlsafe_b64encode(uri.encode()).decode().rstrip("=")
+    sealed = "1%s.%d.%s" % (flag, issued, uri64)
+    mac = hmac.new(key, (state + "." + sealed).encode(),
+                   hashlib.sha256).digest()[:16]
+    mac64 = base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    return "%s_%s=%s.%s" % (FLOW_NAME, state[:8], sealed, mac64)
+
+
+def flow():
+    """state, return URI, change bytes, then Cookie headers"""
+    s1 = "Zm9vYmFyYmF6cXV4cXV1eH"
+    s2 = "~m9vYmFyYmF6cXV4cXV1eH"
+    old = 1764900000        # Dec 2025: expired when the fuzzer runs
+    future = 4102444800     # 2100: refused
+    c1 = flow_cookie(s1, "/app/report?id=7&x=%2F", old)
+    c2 = flow_cookie(s2, "/", old, "r")
+    write("flow", "sealed", "\n".join([s1, "/app/", "\x01\x00\x05\x07", c1]))
+    write("flow", "restarted", "\n".join([s2, "/", "\x02\x00\x00\x3d", c2]))
+    write("flow", "planted", "\n".join([
+        s1, "/a?b=c", "\x80\x00\x30\x00",
+        FLOW_NAME + "_" + s1[:8] + "=garbage; other=1",
+        "sid=x; " + c1 + "; " + c1]))
+    write("flow", "future", "\n".join([s1, "/", "\x04\x00\x10\xff",
+                                       flow_cookie(s1, "/", future)]))
+    write("flow", "bad-mac", "\n".join([s1, "/", "\x00",
+                                        c1[:-2] + "AA"]))
+    write("flow", "unsafe-uri", "\n".join([
+        s1, "//evil.example/", "\x01\x01\x01\x01",
+        flow_cookie(s1, "//evil.example/", old),
+        flow_cookie(s1, "/\\evil", old)]))
+    write("flow", "long-uri", "\n".join([s1, "/" + "a" * 600 + "?q=1", "",
+                                         ""]))
+    write("flow", "long-path", "\n".join([s1, "/" + "b" * 520 + "?q", ""]))
+    write("flow", "short-state", "\n".join(["abc", "/", "", "x=1"]))
+    write("flow", "bad-state", "\n".join(["Zm9v;YmFy YmF6cXV4cXV1", "/",
+                                          "", "a=b"]))
+    write("flow", "many", "\n".join([s1, "/", ""] + [
+        "; ".join(flow_cookie(s1, "/%d" % i, old + i) for i in range(20))]))
+
+
+def preserve():
+    """a urlencoded form body"""
+    write("preserve", "simple", "name=Ali&comment=Salom+dunyo%21")
+    write("preserve", "repeated", "tag=a&tag=b&tag=&=x&flag&&x=1%262")
+    write("preserve", "script", "note=%3C%2Fscript%3E%3C%21--&b=</script>")
+    write("preserve", "u2028", "a=%E2%80%A8%E2%80%A9&b=\u2028")
+    write("preserve", "utf8", "ism=%D0%90%D0%BB%D0%B8&f=\u2018Ali\u2019")
+    write("preserve", "bad-utf8", "a=%C0%AF&b=%FF")
+    write("preserve", "raw-bad-utf8", b"a=\xc3(&b=\xed\xa0\x80")
+    write("preserve", "nul", "a=%00b&c=d%0D%0A")
+    write("preserve", "percent", "a=%&b=%4&c=%zz&d=%41%4a+%2B")
+    write("preserve", "json-chars", 'q="\\\\"&r=%5C%22%08%7F')
+    write("preserve", "empty", "")
+
+
 def main():
     shutil.rmtree(os.path.join(HERE, "corpus"), ignore_errors=True)
     idp()
@@ -283,6 +354,8 @@ def main():
     return_uri()
     session()
     token()
+    flow()
+    preserve()
 
 
 if __name__ == "__main__":

@@ -57,15 +57,11 @@ static ngx_int_t ngx_http_oneid_preserve_tag(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_str_t *tag);
 static ngx_int_t ngx_http_oneid_preserve_collect(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *body, const char **why);
-static json_t *ngx_http_oneid_preserve_fields(ngx_http_request_t *r,
-    ngx_str_t *body);
 static json_t *ngx_http_oneid_preserve_decode(ngx_http_request_t *r,
     u_char *start, u_char *end);
 static ngx_int_t ngx_http_oneid_preserve_key(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_str_t *key);
 static json_t *ngx_http_oneid_preserve_string(ngx_str_t *s);
-static ngx_int_t ngx_http_oneid_preserve_json(ngx_http_request_t *r,
-    json_t *o, ngx_str_t *out);
 static ngx_int_t ngx_http_oneid_preserve_send(ngx_http_request_t *r,
     ngx_str_t *html);
 static void ngx_http_oneid_preserve_not_kept(ngx_http_request_t *r,
@@ -730,10 +726,11 @@ ngx_http_oneid_preserve_collect(ngx_http_request_t *r,
 
 /*
  * [[name, value], ...] in the order of the body, repeated names kept, as
- * the browser sent them; NULL if a name or a value is not UTF-8.
+ * the browser sent them; NULL if a name or a value is not UTF-8.  Not
+ * static: the preserve fuzzing harness calls it.
  */
 
-static json_t *
+json_t *
 ngx_http_oneid_preserve_fields(ngx_http_request_t *r, ngx_str_t *body)
 {
     u_char  *p, *last, *amp, *eq;
@@ -864,10 +861,11 @@ ngx_http_oneid_preserve_string(ngx_str_t *s)
  * JSON safe inside <script type="application/json">: "<", ">" and "&"
  * as \u escapes, so that no "</script>" or "<!--" can end or change the
  * block, and U+2028 and U+2029 too, which some parsers take for line
- * ends.  The escapes mean the same to JSON.parse().
+ * ends.  The escapes mean the same to JSON.parse().  Not static: the
+ * preserve fuzzing harness calls it.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oneid_preserve_json(ngx_http_request_t *r, json_t *o,
     ngx_str_t *out)
 {

@@ -15,6 +15,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <jansson.h>
+
 #include "ngx_http_oneid_ctx.h"
 
 
@@ -26,6 +28,12 @@ ngx_int_t ngx_http_oneid_preserve_finish(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 ngx_int_t ngx_http_oneid_preserve_hide_cookies(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf);
+
+/* the form body as [[name, value], ...], and JSON safe in a <script> */
+json_t *ngx_http_oneid_preserve_fields(ngx_http_request_t *r,
+    ngx_str_t *body);
+ngx_int_t ngx_http_oneid_preserve_json(ngx_http_request_t *r, json_t *o,
+    ngx_str_t *out);
 
 
 #endif /* _NGX_HTTP_ONEID_PRESERVE_H_INCLUDED_ */
