@@ -10,7 +10,10 @@
  * The input: the first line is the cookie name (letters, digits, "_",
  * "-": what oneid_cookie_name allows, possibly empty), every other line a
  * Cookie header, without the NUL and CR bytes nginx's parser never lets
- * into a header.  The state cookie is "<name>_state", as by default.
+ * into a header.  The state cookie is "<name>_state", the owner, post and
+ * browser cookies "<name>_owner", "_post", "_browser", as by default.  All
+ * of them are removed by name, and the login flows' cookies by prefix:
+ * every pair that starts with "<name>_state".
  *
  * Read: the value of the first "name=" pair of the first header that has
  * one (fuzz_ref_cookie()).  Removed: no header has either cookie any
@@ -32,6 +35,28 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_init();
     fuzz_log_check_lines(1);
     return 0;
+}
+
+
+/*
+ * What set_identity_headers() keeps from the upstream: the session, owner,
+ * post and browser cookies by name, and every pair that starts with the
+ * state cookie's name (the login flows' cookies "<state>_<8 of state>")
+ */
+
+static ngx_int_t
+fuzz_hidden(ngx_str_t *pair, ngx_str_t *names, ngx_str_t *state)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < 4; i++) {
+        if (fuzz_pair_is(pair, &names[i])) {
+            return 1;
+        }
+    }
+
+    return pair->len > state->len
+           && ngx_memcmp(pair->data, state->data, state->len) == 0;
 }
 
 
@@ -69,7 +94,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     u_char                     *p, *q, *last, *n1, *n2;
-    ngx_str_t                   line, name, state, key, value;
+    ngx_str_t                   line, name, state, key, value, names[4];
     ngx_str_t                   orig[FUZZ_MAX_HEADERS], *before, *after;
     ngx_uint_t                  i, j, n, nb, na, nh, k, rebuilt;
     ngx_table_elt_t           **all;
@@ -106,6 +131,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     state.data = ngx_pnalloc(env.pool, state.len);
     ngx_memcpy(ngx_cpymem(state.data, name.data, name.len), "_state", 6);
 
+    /* the other cookies named after it, as the configuration makes them */
+
+    names[0] = name;
+
+    for (i = 1; i < 4; i++) {
+        const char  *sfx = (i == 1) ? "_owner" : (i == 2) ? "_post"
+                                                           : "_browser";
+
+        names[i].len = name.len + ngx_strlen(sfx);
+        names[i].data = ngx_pnalloc(env.pool, names[i].len);
+        ngx_memcpy(ngx_cpymem(names[i].data, name.data, name.len), sfx,
+                   ngx_strlen(sfx));
+    }
+
     /* the Cookie headers */
 
     ngx_str_set(&key, "Cookie");
@@ -138,6 +177,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_memzero(&id, sizeof(id));
     conf.cookie_name = name;
     conf.state_cookie_name = state;
+    conf.owner_cookie_name = names[1];
+    conf.post_cookie_name = names[2];
+    conf.browser_cookie_name = names[3];
 
     fuzz_assert(ngx_http_oneid_set_identity_headers(env.request, &conf, &id)
                 == NGX_OK, "set_identity_headers failed");
@@ -154,9 +196,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         before = fuzz_cookie_pairs(env.pool, &orig[i], &nb);
 
         for (j = 0; j < nb; j++) {
-            if (!fuzz_pair_is(&before[j], &name)
-                && !fuzz_pair_is(&before[j], &state))
-            {
+            if (!fuzz_hidden(&before[j], names, &state)) {
                 break;
             }
         }
@@ -174,9 +214,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         na = 0;
 
         for (j = 0; j < nb; j++) {
-            if (!fuzz_pair_is(&before[j], &name)
-                && !fuzz_pair_is(&before[j], &state))
-            {
+            if (!fuzz_hidden(&before[j], names, &state)) {
                 before[na++] = before[j];
             }
         }

@@ -33,6 +33,9 @@
 
 static ngx_str_t  fuzz_session_cookie = ngx_string("oneid_session");
 static ngx_str_t  fuzz_state_cookie = ngx_string("oneid_session_state");
+static ngx_str_t  fuzz_owner_cookie = ngx_string("oneid_session_owner");
+static ngx_str_t  fuzz_post_cookie = ngx_string("oneid_session_post");
+static ngx_str_t  fuzz_browser_cookie = ngx_string("oneid_session_browser");
 
 
 int
@@ -414,6 +417,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_memzero(&conf, sizeof(conf));
     conf.cookie_name = fuzz_session_cookie;
     conf.state_cookie_name = fuzz_state_cookie;
+    conf.owner_cookie_name = fuzz_owner_cookie;
+    conf.post_cookie_name = fuzz_post_cookie;
+    conf.browser_cookie_name = fuzz_browser_cookie;
     conf.pass_headers = !(flags & 4);
     conf.header_encoding = (flags & 1) ? NGX_HTTP_ONEID_ENCODE_RAW
                                        : NGX_HTTP_ONEID_ENCODE_PERCENT;
