@@ -87,6 +87,8 @@ my $cookie;
     ok scalar(others($strict)) >= 1,
         '... which has nginx among its (TLS) clients'
         or diag $strict->('client', 'list');
+    is sprintf('%o', (stat $sock)[2] & 07777), '666',
+        '... and the socket is open to every local user (as README warns)';
     unlike $t->error_log_since_mark, qr/\[(error|crit|alert|emerg)\]/,
         '... and nothing went wrong on the way';
 }
