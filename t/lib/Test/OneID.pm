@@ -635,6 +635,81 @@ sub nginx_t {
     return ($? == 0, $out);
 }
 
+# ---------------------------------------------------------------------------
+# TLS for Redis (t/250-redis-tls.t)
+
+# A throwaway PKI in $dir, made with the openssl CLI: two unrelated CAs
+# (ca, other-ca), a server certificate signed by ca for redis.test and
+# 127.0.0.1, a client certificate signed by ca.  Returns the paths:
+#   { ca => .., other_ca => .., server_crt => .., server_key => ..,
+#     client_crt => .., client_key => .. }
+sub tls_pki {
+    my ($dir) = @_;
+    my $run = sub {
+        my $out = `@_ 2>&1`;
+        croak "tls_pki: @_: $out" if $?;
+    };
+    for my $ca (qw(ca other-ca)) {
+        $run->("openssl req -x509 -newkey rsa:2048 -nodes -days 2"
+               . " -subj /CN=oneid-test-$ca -keyout $dir/$ca.key"
+               . " -out $dir/$ca.crt");
+    }
+    my %ext = (
+        server => "subjectAltName=DNS:redis.test,IP:127.0.0.1\n"
+                  . "extendedKeyUsage=serverAuth",
+        client => "extendedKeyUsage=clientAuth",
+    );
+    for my $who (qw(server client)) {
+        open my $fh, '>', "$dir/$who.ext" or croak "tls_pki: $dir/$who.ext: $!";
+        print $fh "basicConstraints=CA:FALSE\n$ext{$who}\n";
+        close $fh;
+        $run->("openssl req -newkey rsa:2048 -nodes -subj /CN=oneid-$who"
+               . " -keyout $dir/$who.key -out $dir/$who.csr");
+        $run->("openssl x509 -req -in $dir/$who.csr -days 2 -CA $dir/ca.crt"
+               . " -CAkey $dir/ca.key -CAcreateserial -extfile $dir/$who.ext"
+               . " -out $dir/$who.crt");
+    }
+    return { ca => "$dir/ca.crt", other_ca => "$dir/other-ca.crt",
+             server_crt => "$dir/server.crt", server_key => "$dir/server.key",
+             client_crt => "$dir/client.crt", client_key => "$dir/client.key" };
+}
+
+# A private redis-server that speaks TLS only (--port 0) on $port with the
+# certificates of tls_pki(); auth_clients => 'yes' or 'no' (does it require
+# a client certificate).  Returns a function that runs redis-cli over TLS
+# against it (with the client certificate) and returns its output; the
+# server is shut down when the test ends.
+#   my $cli = Test::OneID::tls_redis($dir, $pki, $port, 'yes');
+#   $cli->('client', 'list');
+my @tls_redis_stop;
+END { $_->() for @tls_redis_stop }
+
+sub tls_redis {
+    my ($dir, $pki, $port, $auth_clients) = @_;
+    my $cli = "redis-cli --tls -h 127.0.0.1 -p $port --cacert $pki->{ca}"
+              . " --cert $pki->{client_crt} --key $pki->{client_key}";
+    system('redis-server', '--port', 0, '--tls-port', $port,
+           '--bind', '127.0.0.1', '--tls-cert-file', $pki->{server_crt},
+           '--tls-key-file', $pki->{server_key},
+           '--tls-ca-cert-file', $pki->{ca},
+           '--tls-auth-clients', $auth_clients, '--save', '',
+           '--appendonly', 'no', '--daemonize', 'yes', '--dir', $dir,
+           '--pidfile', "$dir/redis-$port.pid",
+           '--logfile', "$dir/redis-$port.log") == 0
+        or croak "tls_redis: cannot start redis-server with --tls-port $port";
+    push @tls_redis_stop, sub { system("$cli shutdown nosave >/dev/null 2>&1") };
+    my $run = sub {
+        my $out = `$cli @_ 2>&1`;
+        chomp $out;
+        return $out;
+    };
+    for (1 .. 100) { last if $run->('ping') eq 'PONG'; sleep 0.05 }
+    $run->('ping') eq 'PONG'
+        or croak "tls_redis: redis-server on TLS port $port does not answer:"
+                 . " see $dir/redis-$port.log";
+    return $run;
+}
+
 # ===========================================================================
 package Test::OneID::HoldProxy;
 
