@@ -43,7 +43,7 @@ mkdir Test::Nginx::Server::servroot();
 list("# nobody yet\n");
 
 my $node;
-END { $node->stop if $node }
+END { local $?; $node->stop if $node }
 
 $node = Test::OneID::Node->new(port => $port, http_config => http_config(),
                                   config => $config);
