@@ -88,7 +88,7 @@ ngx_http_oneid_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_oneid_loc_conf_t *olcf = conf;
 
     u_char                            *p, *eq, *last;
-    ngx_str_t                         *value, key, v;
+    ngx_str_t                         *value, *name, key, v;
     ngx_uint_t                         i, k, nl, ni;
     ngx_http_oneid_require_t          *rule;
     ngx_http_compile_complex_value_t   ccv;
@@ -165,10 +165,10 @@ ngx_http_oneid_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         key.len = eq - value[i].data;
 
         for (k = 0; k < NGX_HTTP_ONEID_REQUIRE_VARIABLE; k++) {
-            if (key.len == ngx_http_oneid_require_keys[k].key.len
-                && ngx_strncmp(key.data, ngx_http_oneid_require_keys[k].key.data,
-                               key.len)
-                   == 0)
+            name = &ngx_http_oneid_require_keys[k].key;
+
+            if (key.len == name->len
+                && ngx_strncmp(key.data, name->data, key.len) == 0)
             {
                 break;
             }
@@ -285,7 +285,8 @@ ngx_http_oneid_require_value(ngx_conf_t *cf, ngx_http_oneid_require_t *rule,
     switch (rule->type) {
 
     case NGX_HTTP_ONEID_REQUIRE_USER_TYPE:
-        if (value->len != 1 || (value->data[0] != 'I' && value->data[0] != 'L'))
+        if (value->len != 1
+            || (value->data[0] != 'I' && value->data[0] != 'L'))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid \"oneid_require user_type\" \"%V\": "
