@@ -30,6 +30,7 @@
 #include "ngx_http_oneid_cookie.h"
 #include "ngx_http_oneid_headers.h"
 #include "ngx_http_oneid_page.h"
+#include "ngx_http_oneid_require.h"
 #include "ngx_http_oneid_session.h"
 
 
@@ -223,7 +224,7 @@ ngx_http_oneid_relocated(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_oneid_require_access(r, olcf, &ctx->session.identity, 1);
 }
 
 
@@ -291,9 +292,11 @@ ngx_http_oneid_protect_loaded(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* signed in even where not allowed: variables in oneid_require see it */
     ctx->authenticated = 1;
 
-    return NGX_OK;
+    return ngx_http_oneid_require_access(r, ctx->conf, &ctx->session.identity,
+                                         1);
 }
 
 

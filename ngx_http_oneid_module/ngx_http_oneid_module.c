@@ -20,6 +20,7 @@
 #include "ngx_http_oneid_audit.h"
 #include "ngx_http_oneid_ctx.h"
 #include "ngx_http_oneid_pubsub.h"
+#include "ngx_http_oneid_require.h"
 
 
 static ngx_int_t ngx_http_oneid_add_variables(ngx_conf_t *cf);
@@ -291,6 +292,13 @@ static ngx_command_t  ngx_http_oneid_commands[] = {
       0,
       NULL },
 
+    { ngx_string("oneid_require"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_oneid_require,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("oneid_idp_session"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -544,6 +552,7 @@ ngx_http_oneid_create_loc_conf(ngx_conf_t *cf)
     conf->idp_session = NGX_CONF_UNSET_UINT;
     conf->preserve_post = NGX_CONF_UNSET;
     conf->preserve_post_max_size = NGX_CONF_UNSET_SIZE;
+    conf->require = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -659,6 +668,9 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->preserve_post, prev->preserve_post, 1);
     ngx_conf_merge_size_value(conf->preserve_post_max_size,
                               prev->preserve_post_max_size, 64 * 1024);
+
+    /* as allow and deny: a level with rules of its own inherits none */
+    ngx_conf_merge_ptr_value(conf->require, prev->require, NULL);
 
     if (conf->session_timeout <= 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -124,6 +124,9 @@ typedef struct {
     ngx_str_t                     owner_cookie_name;
     ngx_str_t                     post_cookie_name;
 
+    /* oneid_require: ngx_http_oneid_require_t, all must hold; NULL: none */
+    ngx_array_t                  *require;
+
     /* where "oneid on" or a role ("oneid_callback", ...) was written */
     u_char                       *conf_file;
     ngx_uint_t                    conf_line;

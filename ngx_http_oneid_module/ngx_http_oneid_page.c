@@ -34,6 +34,8 @@ typedef struct {
     const char  *message[NGX_HTTP_ONEID_NLANGS];
     /* a button that posts to this location again */
     const char  *button[NGX_HTTP_ONEID_NLANGS];
+    /* oneid_require: the kind of rule not met, "required" in JSON */
+    const char  *required;
 } ngx_http_oneid_page_t;
 
 
@@ -65,7 +67,7 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "использована. Пожалуйста, войдите снова.",
         "The sign-in link is invalid, has expired or was already used. "
         "Please sign in again." },
-      { NULL, NULL, NULL } },
+      { NULL, NULL, NULL }, NULL },
 
     { NGX_HTTP_UNAUTHORIZED, "login_required", 0,
       { "Tizimga kirish talab qilinadi",
@@ -74,7 +76,7 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
       { "Davom etish uchun OneID orqali tizimga kiring.",
         "Чтобы продолжить, войдите через OneID.",
         "Please sign in with OneID to continue." },
-      { NULL, NULL, NULL } },
+      { NULL, NULL, NULL }, NULL },
 
     { NGX_HTTP_FORBIDDEN, "identity_refused", 1,
       { "Kirish rad etildi",
@@ -85,7 +87,7 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "OneID не подтвердил вашу личность, поэтому вход не выполнен.",
         "OneID did not confirm your identity, so you could not be "
         "signed in." },
-      { NULL, NULL, NULL } },
+      { NULL, NULL, NULL }, NULL },
 
     { NGX_HTTP_BAD_GATEWAY, "oneid_unavailable", 1,
       { "OneID javob bermayapti",
@@ -97,7 +99,7 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "несколько минут.",
         "The OneID service is not responding right now. Please try "
         "again in a few minutes." },
-      { NULL, NULL, NULL } },
+      { NULL, NULL, NULL }, NULL },
 
     { NGX_HTTP_SERVICE_UNAVAILABLE, "session_store_unavailable", 0,
       { "Xizmat vaqtincha ishlamayapti",
@@ -109,7 +111,7 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "минуту.",
         "The sign-in service is temporarily unavailable. Please reload "
         "the page in a minute." },
-      { NULL, NULL, NULL } },
+      { NULL, NULL, NULL }, NULL },
 
     { NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error", 0,
       { "Ichki xatolik",
@@ -121,7 +123,7 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "попробуйте позже.",
         "An internal error occurred on the server. Please try again "
         "later." },
-      { NULL, NULL, NULL } },
+      { NULL, NULL, NULL }, NULL },
 
     /* two session cookies of one name: one may be planted, use neither */
     { NGX_HTTP_BAD_REQUEST, "cookie_conflict", 0,
@@ -138,7 +140,7 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "Your browser sent conflicting sign-in cookies for this site, so "
         "you could not be signed in. Delete this site\xe2\x80\x99s cookies "
         "in the browser settings, then open the page again." },
-      { NULL, NULL, NULL } },
+      { NULL, NULL, NULL }, NULL },
 
     /* a logout not known to come from this site: one click to confirm */
     { NGX_HTTP_OK, "logout_confirmation_required", 0,
@@ -150,7 +152,7 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "Please confirm that you want to sign out." },
       { "Chiqish",
         "Выйти",
-        "Sign out" } },
+        "Sign out" }, NULL },
 
     /* the session could not be deleted: it is still there, say so */
     { NGX_HTTP_SERVICE_UNAVAILABLE, "logout_failed", 0,
@@ -168,7 +170,7 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "browser windows." },
       { "Qayta urinish",
         "Повторить",
-        "Try again" } },
+        "Try again" }, NULL },
 
     /* signed out here, but OneID's own session may still be alive */
     { NGX_HTTP_OK, "logout_oneid_unconfirmed", 0,
@@ -184,7 +186,7 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "You are signed out of this site, but signing out of OneID could "
         "not be confirmed. On a shared computer, close all browser "
         "windows or sign out at id.egov.uz." },
-      { NULL, NULL, NULL } },
+      { NULL, NULL, NULL }, NULL },
 
     /* oneid_session_max_per_user: a newer login ended this session */
     { NGX_HTTP_UNAUTHORIZED, "session_ended_signed_in_elsewhere", 1,
@@ -200,7 +202,7 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "Your account was used to sign in on another computer, so the "
         "session here was ended. If that was not you, sign in again and "
         "tell your administrator." },
-      { NULL, NULL, NULL } },
+      { NULL, NULL, NULL }, NULL },
 
     /* "oneid_logout all" on another computer */
     { NGX_HTTP_UNAUTHORIZED, "session_ended_everywhere", 0,
@@ -212,7 +214,7 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "Вы вышли из системы на всех компьютерах. Чтобы продолжить, "
         "войдите снова.",
         "You signed out on every computer. Sign in again to continue." },
-      { NULL, NULL, NULL } },
+      { NULL, NULL, NULL }, NULL },
 
     /* oneid_admin */
     { NGX_HTTP_UNAUTHORIZED, "session_revoked", 0,
@@ -225,7 +227,65 @@ static ngx_http_oneid_page_t  ngx_http_oneid_pages[] = {
         "снова.",
         "Your session was ended by an administrator. Sign in again to "
         "continue." },
-      { NULL, NULL, NULL } }
+      { NULL, NULL, NULL }, NULL },
+
+    /*
+     * oneid_require: signed in, but not allowed here.  What is needed, in
+     * general terms, never the rules themselves; the session goes on.
+     */
+    { NGX_HTTP_FORBIDDEN, "access_denied", 0,
+      { "Elektron imzo bilan kirish talab qilinadi",
+        "Требуется вход с электронной подписью",
+        "Sign-in with an electronic signature required" },
+      { "Bu sahifa uchun OneID\xe2\x80\x99" "ga elektron imzo kaliti "
+        "(E-IMZO) bilan kirish kerak. Tizimdan chiqing va elektron "
+        "kalitingiz bilan qaytadan kiring.",
+        "Для этой страницы нужен вход в OneID с ключом электронной "
+        "подписи (E-IMZO). Выйдите из системы и войдите снова с вашим "
+        "электронным ключом.",
+        "This page needs sign-in to OneID with an electronic signature "
+        "key (E-IMZO). Sign out, then sign in again with your electronic "
+        "key." },
+      { NULL, NULL, NULL }, "auth_method" },
+
+    { NGX_HTTP_FORBIDDEN, "access_denied", 0,
+      { "Yuridik shaxs hisobi talab qilinadi",
+        "Требуется учётная запись юридического лица",
+        "Legal entity account required" },
+      { "Bu sahifa faqat yuridik shaxs hisobi uchun. Tizimdan chiqing va "
+        "tashkilotingiz nomidan elektron kalit bilan qaytadan kiring.",
+        "Эта страница доступна только учётной записи юридического лица. "
+        "Выйдите из системы и войдите снова от имени вашей организации "
+        "с электронным ключом.",
+        "This page is for legal entity accounts only. Sign out, then sign "
+        "in again on behalf of your organisation with its electronic "
+        "key." },
+      { NULL, NULL, NULL }, "user_type" },
+
+    { NGX_HTTP_FORBIDDEN, "access_denied", 0,
+      { "Jismoniy shaxs hisobi talab qilinadi",
+        "Требуется учётная запись физического лица",
+        "Personal account required" },
+      { "Bu sahifa faqat jismoniy shaxs hisobi uchun. Tizimdan chiqing va "
+        "shaxsiy hisobingiz bilan qaytadan kiring.",
+        "Эта страница доступна только учётной записи физического лица. "
+        "Выйдите из системы и войдите снова со своей личной учётной "
+        "записью.",
+        "This page is for personal accounts only. Sign out, then sign in "
+        "again with your personal account." },
+      { NULL, NULL, NULL }, "user_type" },
+
+    { NGX_HTTP_FORBIDDEN, "access_denied", 0,
+      { "Kirish taqiqlangan",
+        "Доступ запрещён",
+        "Access denied" },
+      { "Hisobingizga bu sahifaga kirishga ruxsat berilmagan. Ruxsat "
+        "kerak bo\xe2\x80\x98lsa, administratorga murojaat qiling.",
+        "Вашей учётной записи не разрешён доступ к этой странице. Если "
+        "он вам нужен, обратитесь к администратору.",
+        "Your account is not allowed to open this page. If you need "
+        "access, ask your administrator." },
+      { NULL, NULL, NULL }, "account" }
 };
 
 
@@ -766,8 +826,9 @@ ngx_http_oneid_json(ngx_http_request_t *r, ngx_http_oneid_page_t *page,
     /* every byte of the URI might need a backslash before it */
 
     len = sizeof("{\"error\":\"\",\"status\":,\"message\":\"\""
-                 ",\"login_url\":\"\"}" CRLF)
+                 ",\"login_url\":\"\",\"required\":\"\"}" CRLF)
           + ngx_strlen(page->code) + NGX_INT_T_LEN
+          + (page->required ? ngx_strlen(page->required) : 0)
           + ngx_strlen(page->message[lang]) + 2 * login.len;
 
     p = ngx_pnalloc(r->pool, len);
@@ -794,6 +855,10 @@ ngx_http_oneid_json(ngx_http_request_t *r, ngx_http_oneid_page_t *page,
         }
 
         *p++ = '"';
+    }
+
+    if (page->required != NULL) {
+        p = ngx_sprintf(p, ",\"required\":\"%s\"", page->required);
     }
 
     *p++ = '}';

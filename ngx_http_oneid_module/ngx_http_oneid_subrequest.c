@@ -19,6 +19,7 @@
 #include "ngx_http_oneid_ctx.h"
 #include "ngx_http_oneid_handler.h"
 #include "ngx_http_oneid_headers.h"
+#include "ngx_http_oneid_require.h"
 
 
 /* the session as the subrequests of one client request saw it */
@@ -316,6 +317,7 @@ ngx_http_oneid_subrequest_verdict(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_identity_t *identity,
     ngx_uint_t status)
 {
+    ngx_int_t                   rc;
     ngx_http_oneid_identity_t  *id;
 
     if (status) {
@@ -340,6 +342,15 @@ ngx_http_oneid_subrequest_verdict(ngx_http_request_t *r,
     }
 
     ctx->authenticated = 1;
+
+    /* the rules of the subrequest's own location, 403 without a page */
+
+    rc = ngx_http_oneid_require_access(r, ctx->conf, id, 0);
+
+    if (rc != NGX_OK) {
+        ctx->authenticated = 0;
+        return rc;
+    }
 
     return NGX_DECLINED;
 }
