@@ -99,6 +99,8 @@ struct ngx_http_oneid_ctx_s {
     unsigned                      touch:2;
 
     unsigned                      authenticated:1;
+    /* signed in, but oneid_require of the location said no */
+    unsigned                      refused:1;
     unsigned                      idp_failed:1;
     /* the request body is on its way (oneid_admin) */
     unsigned                      reading_body:1;

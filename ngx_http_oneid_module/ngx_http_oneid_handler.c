@@ -44,6 +44,8 @@ static ngx_int_t ngx_http_oneid_protect_loaded(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_ended_elsewhere(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
+static ngx_int_t ngx_http_oneid_allowed(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx, ngx_http_oneid_loc_conf_t *olcf);
 
 
 ngx_int_t
@@ -70,6 +72,10 @@ ngx_http_oneid_access_handler(ngx_http_request_t *r)
 
         if (ctx->conf != olcf) {
             return ngx_http_oneid_relocated(r, ctx, olcf);
+        }
+
+        if (ctx->refused) {
+            return NGX_HTTP_FORBIDDEN;
         }
 
         return ctx->authenticated ? NGX_OK : NGX_DECLINED;
@@ -181,6 +187,7 @@ ngx_http_oneid_relocated(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
 
     if (olcf->role == NGX_HTTP_ONEID_ROLE_NONE && olcf->enable != 1) {
         ctx->conf = olcf;
+        ctx->refused = 0;
 
         if (ctx->authenticated
             && ngx_http_oneid_drop_identity_headers(r) != NGX_OK)
@@ -224,7 +231,7 @@ ngx_http_oneid_relocated(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_oneid_require_access(r, olcf, &ctx->session.identity, 1);
+    return ngx_http_oneid_allowed(r, ctx, olcf);
 }
 
 
@@ -295,8 +302,27 @@ ngx_http_oneid_protect_loaded(ngx_http_request_t *r,
     /* signed in even where not allowed: variables in oneid_require see it */
     ctx->authenticated = 1;
 
-    return ngx_http_oneid_require_access(r, ctx->conf, &ctx->session.identity,
-                                         1);
+    return ngx_http_oneid_allowed(r, ctx, ctx->conf);
+}
+
+
+/*
+ * oneid_require of the location.  A refusal is remembered: an internal
+ * redirect back into the location (error_page 403, try_files) must not
+ * find the request simply "signed in" and let it through.
+ */
+
+static ngx_int_t
+ngx_http_oneid_allowed(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
+    ngx_http_oneid_loc_conf_t *olcf)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_oneid_require_access(r, olcf, &ctx->session.identity, 1);
+
+    ctx->refused = (rc != NGX_OK);
+
+    return rc;
 }
 
 

@@ -49,6 +49,13 @@ our $LOCATIONS = <<"END";
         proxy_pass http://127.0.0.1:$backend;
     }
 
+    location /guarded/ {
+        oneid on;
+        oneid_require user_type=L;
+        error_page 403 /guarded/denied;
+        proxy_pass http://127.0.0.1:$backend;
+    }
+
     location /person/ {
         oneid on;
         oneid_require user_type=I;
@@ -551,3 +558,14 @@ Test::OneID::Conf::server_config(protected => 'oneid_require $oneid_pin user_typ
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*"oneid_require" with a variable takes nothing else/
+
+
+
+=== TEST 99: error_page 403 back into the refusing location does not let the request through
+--- request
+GET /guarded/x
+--- more_headers
+Cookie: oneid_session=T260doctorddddddddddddddddddddddddddddddddd
+--- error_code: 403
+--- response_body_like chomp
+\A(?s)(?!.*X-OneID-User-Id)
