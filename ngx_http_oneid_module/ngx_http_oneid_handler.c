@@ -318,9 +318,14 @@ ngx_http_oneid_allowed(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
 {
     ngx_int_t  rc;
 
+    /* set first: a page sent may have freed the request (NGX_DONE) */
+    ctx->refused = 1;
+
     rc = ngx_http_oneid_require_access(r, olcf, &ctx->session.identity, 1);
 
-    ctx->refused = (rc != NGX_OK);
+    if (rc == NGX_OK) {
+        ctx->refused = 0;
+    }
 
     return rc;
 }
