@@ -54,6 +54,12 @@ my $t = Test::OneID->new(
         proxy_pass http://127.0.0.1:$backend;
     }
 
+    location /jump/ {
+        oneid on;
+        oneid_sign_headers key_file=$key;
+        try_files \$uri /signed/after;
+    }
+
     location /open/ {
         oneid_sign_headers key_file=$key;
         proxy_pass http://127.0.0.1:$backend;
@@ -174,6 +180,17 @@ is $b->login('/signed/a', user => 'doctor')->{status}, 302, 'doctor logs in';
     my ($method, $uri, $headers) = received($res);
     is((verify($method, $uri, $headers))[1], 'bad signature',
        'a forged request straight to the MIS: refused');
+}
+
+# an internal redirect signs again: one signature, over $request_uri (the
+# README's caveat: the MIS sees the new URI, so it must not be relied on)
+{
+    my ($method, $uri, $headers) = received($b->get('/jump/x?q=1'));
+    is $uri, '/signed/after', 'try_files: the backend sees the new URI';
+    is scalar(signatures($headers)), 1, '... and one signature, not two';
+    ok((verify($method, '/jump/x?q=1', $headers))[0], '... over $request_uri');
+    is((verify($method, $uri, $headers))[1], 'bad signature',
+       '... so the URI the MIS received does not verify');
 }
 
 # not signed where the directive is off or absent, and not for anonymous
