@@ -14,6 +14,7 @@
 
 #include "ngx_http_oneid_module.h"
 #include "ngx_http_oneid_cookie.h"
+#include "ngx_http_oneid_crypto.h"
 #include "ngx_http_oneid_headers.h"
 #include "ngx_http_oneid_preserve.h"
 #include "ngx_http_oneid_util.h"
@@ -25,7 +26,10 @@ static ngx_int_t ngx_http_oneid_rebuild_headers(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oneid_reindex_cookies(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oneid_own_headers(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oneid_push_header(ngx_http_request_t *r,
-    ngx_http_oneid_field_t *f, ngx_str_t *value, ngx_uint_t encoding);
+    ngx_http_oneid_field_t *f, ngx_str_t *value, ngx_uint_t encoding,
+    ngx_str_t *sent);
+static ngx_int_t ngx_http_oneid_sign_identity(ngx_http_request_t *r,
+    ngx_str_t *key, ngx_str_t *sent);
 static ngx_int_t ngx_http_oneid_header_is(ngx_table_elt_t *h,
     const char *value);
 static ngx_int_t ngx_http_oneid_is_this_host(ngx_http_request_t *r,
@@ -33,6 +37,15 @@ static ngx_int_t ngx_http_oneid_is_this_host(ngx_http_request_t *r,
 
 
 #define ngx_http_oneid_upper_or_lower(c, l)  ((c) == (l) || (c) == (l) - 32)
+
+
+/* an X-OneID-* name: removed from clients' requests with the others */
+
+static ngx_http_oneid_field_t  ngx_http_oneid_signature_field = {
+    ngx_null_string, ngx_string("X-OneID-Signature"),
+    ngx_string("x-oneid-signature"), NULL, 0
+};
+
 
 /*
  * Printable ASCII but "%": with percent encoding a value is unambiguous
@@ -245,6 +258,7 @@ ngx_http_oneid_set_identity_headers(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_http_oneid_identity_t *id)
 {
     ngx_int_t   rc, rebuild;
+    ngx_str_t   sent[NGX_HTTP_ONEID_NFIELDS];
     ngx_uint_t  i;
 
     rebuild = 0;
@@ -308,15 +322,125 @@ ngx_http_oneid_set_identity_headers(ngx_http_request_t *r,
 
     for (i = 0; i < NGX_HTTP_ONEID_NFIELDS; i++) {
         if (id->field[i].len == 0) {
+            ngx_str_null(&sent[i]);
             continue;
         }
 
         if (ngx_http_oneid_push_header(r, &ngx_http_oneid_fields[i],
-                                       &id->field[i], olcf->header_encoding)
+                                       &id->field[i], olcf->header_encoding,
+                                       &sent[i])
             != NGX_OK)
         {
             return NGX_ERROR;
         }
+    }
+
+    if (olcf->sign_key.len) {
+        return ngx_http_oneid_sign_identity(r, &olcf->sign_key, sent);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * X-OneID-Signature: "v1;t=<unix time>;s=<base64url HMAC-SHA256>", the
+ * HMAC under the signing key of the canonical form, every line ended
+ * by "\n":
+ *
+ *     v1
+ *     <t>
+ *     <method of the client's request>
+ *     <request URI of the client's request, as $request_uri>
+ *     <lower-case header name>:<value as sent>     for each identity
+ *                                                  header sent, in the
+ *                                                  order of the fields
+ *
+ * The upstream recomputes it from what it received, so that forged or
+ * replayed identity headers sent straight to its port are refused; how
+ * old a "t" it accepts is its choice.  Subrequests sign their main
+ * request's method and URI: that is what the upstream can know of.
+ */
+
+static ngx_int_t
+ngx_http_oneid_sign_identity(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *sent)
+{
+    u_char                  *p, md[NGX_HTTP_ONEID_SHA256_BYTES];
+    size_t                   len;
+    time_t                   now;
+    ngx_str_t                data, mac, value;
+    ngx_uint_t               i;
+    ngx_http_request_t      *mr;
+    ngx_http_oneid_field_t  *f;
+
+    mr = r->main;
+    now = ngx_time();
+
+    len = sizeof("v1\n") - 1 + NGX_TIME_T_LEN + 1
+          + mr->method_name.len + 1 + mr->unparsed_uri.len + 1;
+
+    for (i = 0; i < NGX_HTTP_ONEID_NFIELDS; i++) {
+        if (sent[i].len) {
+            len += ngx_http_oneid_fields[i].lowcase_header.len + 1
+                   + sent[i].len + 1;
+        }
+    }
+
+    data.data = ngx_pnalloc(r->pool, len);
+    if (data.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(data.data, "v1\n%T\n%V\n%V\n",
+                    now, &mr->method_name, &mr->unparsed_uri);
+
+    for (i = 0; i < NGX_HTTP_ONEID_NFIELDS; i++) {
+        if (sent[i].len == 0) {
+            continue;
+        }
+
+        f = &ngx_http_oneid_fields[i];
+
+        p = ngx_cpymem(p, f->lowcase_header.data, f->lowcase_header.len);
+        *p++ = ':';
+        p = ngx_cpymem(p, sent[i].data, sent[i].len);
+        *p++ = '\n';
+    }
+
+    data.len = p - data.data;
+
+    if (ngx_http_oneid_hmac(md, key->data, key->len, data.data, data.len)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "oneid: HMAC of the identity headers failed");
+        return NGX_ERROR;
+    }
+
+    mac.data = md;
+    mac.len = sizeof(md);
+
+    value.data = ngx_pnalloc(r->pool, sizeof("v1;t=;s=") - 1 + NGX_TIME_T_LEN
+                                      + ngx_base64_encoded_length(sizeof(md)));
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(value.data, "v1;t=%T;s=", now);
+
+    data.data = p;
+    ngx_encode_base64url(&data, &mac);
+
+    value.len = p + data.len - value.data;
+
+    f = &ngx_http_oneid_signature_field;
+
+    if (ngx_http_oneid_add_header_in(r, &f->header, f->lowcase_header.data,
+                                     f->hash, &value)
+        == NULL)
+    {
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -357,7 +481,7 @@ ngx_http_oneid_own_headers(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_oneid_push_header(ngx_http_request_t *r, ngx_http_oneid_field_t *f,
-    ngx_str_t *value, ngx_uint_t encoding)
+    ngx_str_t *value, ngx_uint_t encoding, ngx_str_t *sent)
 {
     ngx_str_t  v;
 
@@ -377,6 +501,8 @@ ngx_http_oneid_push_header(ngx_http_request_t *r, ngx_http_oneid_field_t *f,
     {
         return NGX_ERROR;
     }
+
+    *sent = v;
 
     return NGX_OK;
 }

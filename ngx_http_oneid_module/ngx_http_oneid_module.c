@@ -52,6 +52,8 @@ static char *ngx_http_oneid_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oneid_session_touch(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_oneid_sign_headers(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_oneid_init_process(ngx_cycle_t *cycle);
 static void ngx_http_oneid_exit_process(ngx_cycle_t *cycle);
 
@@ -270,6 +272,13 @@ static ngx_command_t  ngx_http_oneid_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oneid_loc_conf_t, header_encoding),
       &ngx_http_oneid_header_encodings },
+
+    { ngx_string("oneid_sign_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oneid_sign_headers,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("oneid_page_organization"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -534,6 +543,7 @@ ngx_http_oneid_create_loc_conf(ngx_conf_t *cf)
      *     conf->old_cookie_name = { 0, NULL };
      *     conf->page_organization = { 0, NULL };
      *     conf->page_help_url = { 0, NULL };
+     *     conf->sign_key = { 0, NULL };
      *     conf->conf_file = NULL;
      */
 
@@ -655,6 +665,7 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->pass_headers, prev->pass_headers, 1);
     ngx_conf_merge_uint_value(conf->header_encoding, prev->header_encoding,
                               NGX_HTTP_ONEID_ENCODE_PERCENT);
+    ngx_conf_merge_str_value(conf->sign_key, prev->sign_key, "");
 
     ngx_conf_merge_str_value(conf->page_organization, prev->page_organization,
                              "DMED");
@@ -948,6 +959,66 @@ ngx_http_oneid_session_touch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     olcf->session_touch_value = cv;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * oneid_sign_headers key_file=<path> | off: the key is shared with the
+ * upstream, so it is a file of its own, never the server key, and as
+ * private as the server key.  Short keys are refused: the upstream trusts
+ * whatever a holder of the key signs.
+ */
+
+static char *
+ngx_http_oneid_sign_headers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oneid_loc_conf_t *olcf = conf;
+
+    char       *rv;
+    ngx_str_t  *value, file;
+
+    if (olcf->sign_key.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        ngx_str_set(&olcf->sign_key, "");
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len <= sizeof("key_file=") - 1
+        || ngx_strncmp(value[1].data, "key_file=", sizeof("key_file=") - 1)
+           != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in \"%V\": it must be "
+                           "\"key_file=<path>\" or \"off\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    file.data = value[1].data + sizeof("key_file=") - 1;
+    file.len = value[1].len - (sizeof("key_file=") - 1);
+
+    rv = ngx_http_oneid_read_secret(cf, &file, "signing key", 1,
+                                    &olcf->sign_key);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (olcf->sign_key.len < NGX_HTTP_ONEID_SIGN_KEY_MIN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "signing key file \"%V\" holds %uz bytes, "
+                           "at least %d are needed: "
+                           "\"openssl rand -hex 32\" makes one",
+                           &file, olcf->sign_key.len,
+                           NGX_HTTP_ONEID_SIGN_KEY_MIN);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

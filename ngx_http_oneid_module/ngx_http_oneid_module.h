@@ -38,6 +38,9 @@
 #define NGX_HTTP_ONEID_ENCODE_PERCENT  0
 #define NGX_HTTP_ONEID_ENCODE_RAW      1
 
+/* oneid_sign_headers: the shortest key accepted, in bytes of the file */
+#define NGX_HTTP_ONEID_SIGN_KEY_MIN    32
+
 /* oneid_idp_session: what becomes of OneID's own session at a login */
 #define NGX_HTTP_ONEID_IDP_SESSION_KEEP  0
 #define NGX_HTTP_ONEID_IDP_SESSION_END   1
@@ -108,6 +111,8 @@ typedef struct {
 
     ngx_flag_t                    pass_headers;
     ngx_uint_t                    header_encoding;
+    /* oneid_sign_headers: the HMAC key shared with the upstream; "off": "" */
+    ngx_str_t                     sign_key;
 
     /* what the pages name: the deployment, and where to get OneID help */
     ngx_str_t                     page_organization;

@@ -30,7 +30,8 @@ use Test::Nginx::Server ();
 our @EXPORT_OK = qw(session_key state_key seed_session seed_state raw_send
                     raw_response raw_request raw_get get_request parallel
                     parse_response header_values preserve_data
-                    preserve_script form_urlencode form_headers);
+                    preserve_script form_urlencode form_headers
+                    echo_request verify_signature);
 
 # Args: main_config, http_config, config, user_files, log_level, workers,
 # master_process, root_location, env => [...] (see Test::Nginx::Server).
@@ -604,6 +605,57 @@ sub audit_lines {
                        event => eval { JSON::PP->new->utf8->decode($line) } };
     }
     return wantarray ? @lines : scalar @lines;
+}
+
+# ---------------------------------------------------------------------------
+# oneid_sign_headers (t/270-signed-headers.t)
+
+# The echo backend's answer: (request line, [ [name, value], ... ] in the
+# order received, body, [raw header lines]).
+sub echo_request {
+    my ($body) = @_;
+    my ($head, $rest) = split /\n\n/, $body // '', 2;
+    my ($line, @lines) = split /\n/, $head // '', -1;
+    return ($line, [ map { [ /^([^:]*):[ \t]*(.*)$/s ] } @lines ], $rest, \@lines);
+}
+
+# An upstream's verifier written from the README alone, sharing no code
+# with the module: ($ok, $why) for the headers the upstream received.
+#   verify_signature(key => $k, method => 'GET', uri => '/a?b',
+#                    headers => [ [name, value], ... ], max_age => 60,
+#                    now => time)
+my @SIGNED = qw(pin user-id full-name first-name sur-name mid-name
+                user-type auth-method legal-tin legal-name);
+
+sub verify_signature {
+    my (%o) = @_;
+    my $now = int($o{now} // time);
+    my $max_age = $o{max_age} // 60;
+    my (%id, @sig);
+    for (@{ $o{headers} }) {
+        my ($name, $value) = @$_;
+        next unless defined $name && $name =~ /^x-oneid-(.*)$/i;
+        my $field = lc $1;
+        if ($field eq 'signature') { push @sig, $value; next }
+        return (0, "unknown identity header $name")
+            unless grep { $_ eq $field } @SIGNED;
+        return (0, "repeated identity header $name") if exists $id{$field};
+        $id{$field} = $value;
+    }
+    return (0, 'no signature') unless @sig;
+    return (0, 'more than one signature') if @sig > 1;
+    my ($t, $s) = $sig[0] =~ /\Av1;t=([0-9]{1,20});s=([A-Za-z0-9_-]{43})\z/
+        or return (0, 'malformed signature');
+    return (0, 'stale or future timestamp') if abs($now - $t) > $max_age;
+    my $data = "v1\n$t\n$o{method}\n$o{uri}\n"
+        . join('', map { "x-oneid-$_:$id{$_}\n" } grep { exists $id{$_} } @SIGNED);
+    (my $want = MIME::Base64::encode_base64(
+        Digest::SHA::hmac_sha256($data, $o{key}), '')) =~ tr{+/=}{-_}d;
+    # constant time, as a real verifier must
+    my $diff = length($want) ^ length($s);
+    $diff |= ord(substr $want, $_, 1) ^ ord(substr $s, $_, 1)
+        for 0 .. length($want) - 1;
+    return $diff ? (0, 'bad signature') : (1, 'ok');
 }
 
 # ---------------------------------------------------------------------------
