@@ -32,6 +32,7 @@ ngx_int_t ngx_http_oneid_preserve_hide_cookies(ngx_http_request_t *r,
 /* the form body as [[name, value], ...], and JSON safe in a <script> */
 json_t *ngx_http_oneid_preserve_fields(ngx_http_request_t *r,
     ngx_str_t *body);
+json_t *ngx_http_oneid_preserve_string(ngx_str_t *s);
 ngx_int_t ngx_http_oneid_preserve_json(ngx_http_request_t *r, json_t *o,
     ngx_str_t *out);
 
