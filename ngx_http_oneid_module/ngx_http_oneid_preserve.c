@@ -59,6 +59,9 @@ static ngx_int_t ngx_http_oneid_preserve_collect(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_str_t *body, const char **why);
 static ngx_int_t ngx_http_oneid_preserve_key(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_str_t *key);
+static ngx_int_t ngx_http_oneid_preserve_html(ngx_http_request_t *r,
+    const char *body, ngx_str_t *url, ngx_uint_t uses, ngx_str_t *data,
+    ngx_str_t *html);
 static ngx_int_t ngx_http_oneid_preserve_send(ngx_http_request_t *r,
     ngx_str_t *html);
 static void ngx_http_oneid_preserve_not_kept(ngx_http_request_t *r,
@@ -221,10 +224,8 @@ ngx_int_t
 ngx_http_oneid_preserve_start(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx, ngx_str_t *location)
 {
-    u_char                     *p;
-    size_t                      len;
     json_t                     *o, *e, *fields;
-    ngx_str_t                   body, tag, data, html, go, key;
+    ngx_str_t                   body, tag, data, html, key;
     const char                 *why;
     ngx_http_oneid_loc_conf_t  *olcf;
 
@@ -308,33 +309,12 @@ ngx_http_oneid_preserve_start(ngx_http_request_t *r,
 
     json_decref(o);
 
-    len = ngx_escape_html(NULL, location->data, location->len);
-    go.len = location->len + len;
-    go.data = ngx_pnalloc(r->pool, go.len);
-    if (go.data == NULL) {
+    if (ngx_http_oneid_preserve_html(r, ngx_http_oneid_preserve_start_html,
+                                     location, 3, &data, &html)
+        != NGX_OK)
+    {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
-
-    (void) ngx_escape_html(go.data, location->data, location->len);
-
-    html.len = sizeof(ngx_http_oneid_preserve_head) - 1
-               + sizeof(ngx_http_oneid_preserve_start_html) - 1 + 3 * go.len
-               + sizeof(ngx_http_oneid_preserve_tail) - 1 + data.len
-               + sizeof(ngx_http_oneid_preserve_script) - 1;
-
-    html.data = ngx_pnalloc(r->pool, html.len);
-    if (html.data == NULL) {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    p = ngx_cpymem(html.data, ngx_http_oneid_preserve_head,
-                   sizeof(ngx_http_oneid_preserve_head) - 1);
-    p = ngx_slprintf(p, html.data + html.len,
-                     ngx_http_oneid_preserve_start_html, &go, &go, &go);
-    p = ngx_slprintf(p, html.data + html.len, ngx_http_oneid_preserve_tail,
-                     &data, ngx_http_oneid_preserve_script);
-
-    html.len = p - html.data;
 
     /* which flow carries a form: the callback answers with its page */
 
@@ -364,10 +344,8 @@ ngx_int_t
 ngx_http_oneid_preserve_finish(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
-    u_char                     *p;
-    size_t                      len;
     json_t                     *o;
-    ngx_str_t                   tag, marker, empty, data, html, url;
+    ngx_str_t                   tag, marker, empty, data, html;
     ngx_str_t                   key;
     ngx_http_oneid_loc_conf_t  *olcf;
 
@@ -426,35 +404,12 @@ ngx_http_oneid_preserve_finish(ngx_http_request_t *r,
 
     json_decref(o);
 
-    len = ngx_escape_html(NULL, ctx->login.return_uri.data,
-                          ctx->login.return_uri.len);
-    url.len = ctx->login.return_uri.len + len;
-    url.data = ngx_pnalloc(r->pool, url.len);
-    if (url.data == NULL) {
+    if (ngx_http_oneid_preserve_html(r, ngx_http_oneid_preserve_finish_html,
+                                     &ctx->login.return_uri, 2, &data, &html)
+        != NGX_OK)
+    {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
-
-    (void) ngx_escape_html(url.data, ctx->login.return_uri.data,
-                           ctx->login.return_uri.len);
-
-    html.len = sizeof(ngx_http_oneid_preserve_head) - 1
-               + sizeof(ngx_http_oneid_preserve_finish_html) - 1 + 2 * url.len
-               + sizeof(ngx_http_oneid_preserve_tail) - 1 + data.len
-               + sizeof(ngx_http_oneid_preserve_script) - 1;
-
-    html.data = ngx_pnalloc(r->pool, html.len);
-    if (html.data == NULL) {
-        return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
-    }
-
-    p = ngx_cpymem(html.data, ngx_http_oneid_preserve_head,
-                   sizeof(ngx_http_oneid_preserve_head) - 1);
-    p = ngx_slprintf(p, html.data + html.len,
-                     ngx_http_oneid_preserve_finish_html, &url, &url);
-    p = ngx_slprintf(p, html.data + html.len, ngx_http_oneid_preserve_tail,
-                     &data, ngx_http_oneid_preserve_script);
-
-    html.len = p - html.data;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oneid: the login carried a form for \"%V\"",
@@ -736,6 +691,50 @@ ngx_http_oneid_preserve_key(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
     ngx_memcpy(ngx_cpymem(key->data, "oneid-post:",
                           sizeof("oneid-post:") - 1),
                ctx->login.state.data, ctx->login.state.len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A page of the two: head, body (which puts url, HTML-escaped, "uses"
+ * times), the form's data block and the script.
+ */
+
+static ngx_int_t
+ngx_http_oneid_preserve_html(ngx_http_request_t *r, const char *body,
+    ngx_str_t *url, ngx_uint_t uses, ngx_str_t *data, ngx_str_t *html)
+{
+    u_char     *p;
+    ngx_str_t   esc;
+
+    esc.len = url->len + ngx_escape_html(NULL, url->data, url->len);
+    esc.data = ngx_pnalloc(r->pool, esc.len);
+    if (esc.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_escape_html(esc.data, url->data, url->len);
+
+    html->len = sizeof(ngx_http_oneid_preserve_head) - 1
+                + ngx_strlen(body) + uses * esc.len
+                + sizeof(ngx_http_oneid_preserve_tail) - 1 + data->len
+                + sizeof(ngx_http_oneid_preserve_script) - 1;
+
+    html->data = ngx_pnalloc(r->pool, html->len);
+    if (html->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* a body using url twice ignores the third argument */
+
+    p = ngx_cpymem(html->data, ngx_http_oneid_preserve_head,
+                   sizeof(ngx_http_oneid_preserve_head) - 1);
+    p = ngx_slprintf(p, html->data + html->len, body, &esc, &esc, &esc);
+    p = ngx_slprintf(p, html->data + html->len, ngx_http_oneid_preserve_tail,
+                     data, ngx_http_oneid_preserve_script);
+
+    html->len = p - html->data;
 
     return NGX_OK;
 }
