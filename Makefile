@@ -10,6 +10,10 @@
 #                the block-format files under upstream Test::Nginx
 #   make build   just the module: build/ngx_http_oneid_module.so
 #   make fuzz    libFuzzer + ASan/UBSan on the parsers (FUZZ_TIME=30 s each)
+#   make deb     the Debian package, built with debhelper and dh_nginx:
+#                build/deb/libnginx-mod-http-oneid_<version>_<arch>.deb
+#   make test-deb   lintian, then install it with apt-get, serve a request
+#                through it with the system nginx binary, remove and purge
 #
 # Builds against Debian's nginx-dev sources by default, with the flags of
 # /usr/sbin/nginx; for upstream sources: make build NGINX_SRC=/path/nginx-1.x
@@ -36,6 +40,11 @@ COVERAGE_DEBS := gcovr
 # with Cyrillic and U+2018 for the screenshots.  Node >= 20 with npm is
 # not among them: Debian 12's nodejs is 18, too old for playwright-core.
 BROWSER_DEBS := chromium fonts-dejavu-core
+# make deb: Build-Depends of debian/control and dpkg-buildpackage's tools;
+# make test-deb: lintian and what the test serves with
+DEB_DEBS := debhelper dpkg-dev fakeroot nginx-dev libhiredis-dev \
+            libjansson-dev libssl-dev
+DEB_TEST_DEBS := lintian redis-server curl
 
 export TEST_NGINX_BINARY       ?= $(NGINX_BIN)
 export TEST_NGINX_LOAD_MODULES ?= $(MODULE)
@@ -46,7 +55,7 @@ export TEST_NGINX_BACKEND_PORT ?= 18081
 export TEST_NGINX_PORT         ?= 1984
 
 .PHONY: all build deps test test-valgrind test-browser test-upstream coverage \
-        demo demo-stop services-start services-stop bench clean
+        demo demo-stop services-start services-stop bench clean deb test-deb
 
 all: build
 
@@ -191,6 +200,33 @@ test-upstream:
 	prove -I $(TEST_NGINX_LIB) $(UPSTREAM_T); rc=$$?; \
 	t/services.sh stop; \
 	exit $$rc
+
+# The Debian package, built from a copy of the tree in build/deb/src (the
+# worktree gets no debian/ build artefacts) with debian/changelog made from
+# CHANGES; the .deb, .buildinfo and .changes land in build/deb/.  Only the
+# binary package: the source package would be this whole tree.
+DEB_DIR := $(BUILD)/deb
+DEB_SRC := $(DEB_DIR)/src
+
+deb: DEBS = $(DEB_DEBS)
+deb: deps
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_SRC)
+	tar -C $(CURDIR) -cf - --exclude=./.git --exclude=./build \
+	    --exclude=./build-coverage --exclude='./t/servroot*' \
+	    --exclude=./t/browser/node_modules . | tar -C $(DEB_SRC) -xf -
+	debian/changelog-from-changes CHANGES debian/control \
+	    ngx_http_oneid_module/ngx_http_oneid_module.h \
+	    > $(DEB_SRC)/debian/changelog
+	cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc \
+	    > $(DEB_DIR)/build.log 2>&1 || { tail -50 $(DEB_DIR)/build.log; exit 1; }
+	rm -rf $(DEB_SRC)
+	@ls -1 $(DEB_DIR)/*.deb
+
+# Run as root, with the package built (make deb); installs and purges it.
+test-deb: DEBS = $(DEB_TEST_DEBS)
+test-deb: deps
+	@t/deb/test-deb.sh $(DEB_DIR)
 
 demo: deps build
 	@conf-examples/demo/demo.sh start
