@@ -1,7 +1,8 @@
 # ngx_http_oneid_module
 #
 #   make demo    build, install what is missing, start the demo on :8080
-#   make test    build, install what is missing, run the t/ suite
+#   make test    build, install what is missing, run the t/ suite, then
+#                make deb test-deb (TEST_DEB=no: not those)
 #   make test-valgrind   the same suite with nginx under valgrind memcheck
 #   make coverage        the same suite with a gcov build of the module
 #                (build-coverage/), then line and branch coverage per file
@@ -110,13 +111,19 @@ services-start:
 services-stop:
 	@t/services.sh stop
 
-# make test T=t/050-essentials.t runs one file
+# make test T=t/050-essentials.t runs one file.  The whole suite then
+# builds and tests the Debian package too (make deb test-deb: it installs
+# and purges libnginx-mod-http-oneid on this machine); TEST_DEB=no skips it.
 T ?= t
+TEST_DEB ?= $(if $(filter t t/,$(T)),yes,no)
 
 test: deps build
 	@t/services.sh start; \
 	prove -I t/lib -r $(T); rc=$$?; \
 	t/services.sh stop; \
+	if [ "$(TEST_DEB)" = yes ]; then \
+	    $(MAKE) -s deb test-deb || rc=1; \
+	fi; \
 	exit $$rc
 
 # Each nginx stop fails a test if memcheck saw an error or leak with a frame
