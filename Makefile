@@ -34,7 +34,8 @@ SOURCES := config $(wildcard ngx_http_oneid_module/*.[ch])
 
 DEBS := nginx nginx-dev wrk libhiredis-dev libjansson-dev libssl-dev \
         redis-server redis-sentinel redis-tools python3 openssl curl \
-        libtest-base-perl libio-socket-ssl-perl libnginx-mod-stream
+        libtest-base-perl libio-socket-ssl-perl libnginx-mod-stream \
+        libcryptx-perl
 VALGRIND_DEBS := valgrind
 COVERAGE_DEBS := gcovr
 # Debian's chromium, driven by t/browser's pinned playwright-core; fonts

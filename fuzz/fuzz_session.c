@@ -2,15 +2,18 @@
 /*
  * Copyright (C) The ngx_http_oneid_module authors
  *
- * The session record kept in Redis, "2\n<login time>\n<access token>\n"
- * and one line per identity field (ngx_http_oneid_session.c); "1" is the
- * same record written by earlier releases ("legacy").
+ * The session record kept in Redis (ngx_http_oneid_session.c): "3" and
+ * the sealed record, or, from earlier releases, the record in clear,
+ * "2\n<login time>\n<access token>\n" and one line per identity field,
+ * "1" the same from before the "__Host-" cookies ("legacy").
  *
- * Decoding (the input as a Redis value): accepted only with format "1"
- * or "2" (legacy exactly for "1"),
+ * Decoding (the input as a Redis value, for one cookie): a record in
+ * clear is accepted only with format "1" or "2" (legacy exactly for "1"),
  * a decimal login time, exactly 13 lines and a pin; every value is a
- * piece of the record with no "\n"; encoding what was decoded and
- * decoding that again gives the same identity.
+ * piece of the record with no "\n"; a sealed one made up is never
+ * accepted.  Encoding what was decoded and decoding that again gives the
+ * same identity, under the same cookie only; one byte changed anywhere in
+ * the sealed record and it is refused; a long pin is not in it.
  *
  * Encoding (the input cut into values on "\n", as the OneID parser
  * guarantees no value holds one): decoding the record gives back every
@@ -24,6 +27,12 @@
 #define FUZZ_LINES  (3 + NGX_HTTP_ONEID_NFIELDS)
 
 
+static ngx_str_t  fuzz_sid =
+    ngx_string("0123456789abcdefghijABCDEFGHIJ-_0123456789a");
+static ngx_str_t  fuzz_other_sid =
+    ngx_string("0123456789abcdefghijABCDEFGHIJ-_0123456789b");
+
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -31,6 +40,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_log_check_lines(1);
     return 0;
 }
+
+
+static void fuzz_sealed(fuzz_env_t *env, ngx_str_t *out,
+    ngx_http_oneid_identity_t *id);
 
 
 static ngx_int_t
@@ -69,9 +82,12 @@ fuzz_decode(fuzz_env_t *env, ngx_str_t *in)
 
     ngx_memzero(&id, sizeof(id));
 
-    rc = ngx_http_oneid_session_decode(in, &id);
+    rc = ngx_http_oneid_session_decode(env->pool, &fuzz_sid, in, &id);
 
-    fuzz_assert(rc == NGX_OK || rc == NGX_DECLINED, "unexpected return code");
+    fuzz_assert(rc == NGX_OK || rc == NGX_DECLINED || rc == NGX_ABORT,
+                "unexpected return code");
+    fuzz_assert(rc != NGX_OK || in->data[0] != '3',
+                "a sealed record made up was accepted");
 
     /* the reference: 13 lines, "1" or "2", digits, a pin */
 
@@ -137,15 +153,73 @@ fuzz_decode(fuzz_env_t *env, ngx_str_t *in)
         fuzz_assert(fuzz_str_eq(f, &line[3 + i]), "field from the wrong line");
     }
 
-    fuzz_assert(ngx_http_oneid_session_encode(env->pool, &id, &out) == NGX_OK,
+    fuzz_assert(ngx_http_oneid_session_encode(env->pool, &fuzz_sid, &id,
+                                              &out)
+                == NGX_OK,
                 "encode failed");
 
+    fuzz_sealed(env, &out, &id);
+}
+
+
+/* a record this release wrote, for the identity it was made of */
+
+static void
+fuzz_sealed(fuzz_env_t *env, ngx_str_t *out, ngx_http_oneid_identity_t *id)
+{
+    u_char                     *copy;
+    ngx_str_t                   value, *pin;
+    ngx_uint_t                  i;
+    ngx_http_oneid_identity_t   id2;
+
+    fuzz_assert(out->len > 0 && out->data[0] == '3', "written in clear");
+
+    pin = &id->field[NGX_HTTP_ONEID_PIN];
+
+    if (pin->len >= 8) {
+        fuzz_assert(ngx_strlcasestrn(out->data, out->data + out->len,
+                                     pin->data, pin->len - 1)
+                    == NULL,
+                    "the pin is in the sealed record");
+    }
+
+    copy = ngx_pnalloc(env->pool, out->len);
+    fuzz_assert(copy != NULL, "no memory");
+
+    /* another cookie opens nothing */
+
+    ngx_memcpy(copy, out->data, out->len);
+    value.data = copy;
+    value.len = out->len;
     ngx_memzero(&id2, sizeof(id2));
 
-    fuzz_assert(ngx_http_oneid_session_decode(&out, &id2) == NGX_OK,
+    fuzz_assert(ngx_http_oneid_session_decode(env->pool, &fuzz_other_sid,
+                                              &value, &id2)
+                == NGX_ABORT,
+                "a sealed record opened with another cookie");
+
+    /* one byte changed (the one the token's length points at) */
+
+    i = 1 + (id->access_token.len % (out->len - 1));
+    ngx_memcpy(copy, out->data, out->len);
+    copy[i] ^= 0x01;
+    value.data = copy;
+    value.len = out->len;
+
+    fuzz_assert(ngx_http_oneid_session_decode(env->pool, &fuzz_sid, &value,
+                                              &id2)
+                == NGX_ABORT,
+                "a changed sealed record was accepted");
+
+    value = *out;
+    ngx_memzero(&id2, sizeof(id2));
+
+    fuzz_assert(ngx_http_oneid_session_decode(env->pool, &fuzz_sid, &value,
+                                              &id2)
+                == NGX_OK,
                 "a re-encoded record is refused");
 
-    fuzz_same_identity(&id, &id2, "decode(encode(decode(x))) differs");
+    fuzz_same_identity(id, &id2, "decode(encode(decode(x))) differs");
     fuzz_assert(!id2.legacy, "this release wrote a record of format 1");
 }
 
@@ -191,12 +265,14 @@ fuzz_encode(fuzz_env_t *env, ngx_str_t *in)
         n++;
     }
 
-    fuzz_assert(ngx_http_oneid_session_encode(env->pool, &id, &out) == NGX_OK,
+    fuzz_assert(ngx_http_oneid_session_encode(env->pool, &fuzz_sid, &id,
+                                              &out)
+                == NGX_OK,
                 "encode failed");
 
     ngx_memzero(&id2, sizeof(id2));
 
-    rc = ngx_http_oneid_session_decode(&out, &id2);
+    rc = ngx_http_oneid_session_decode(env->pool, &fuzz_sid, &out, &id2);
 
     if (id.field[NGX_HTTP_ONEID_PIN].len == 0) {
         fuzz_assert(rc == NGX_DECLINED, "a record without pin was accepted");

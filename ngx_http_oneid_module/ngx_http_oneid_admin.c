@@ -47,7 +47,8 @@ static ngx_int_t ngx_http_oneid_admin_read(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_oneid_admin_listed(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
-static json_t *ngx_http_oneid_admin_session(json_t *entry, time_t now);
+static json_t *ngx_http_oneid_admin_session(ngx_http_request_t *r,
+    json_t *entry, time_t now);
 static ngx_int_t ngx_http_oneid_admin_revoked(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 static ngx_int_t ngx_http_oneid_admin_done(ngx_http_request_t *r,
@@ -349,7 +350,7 @@ ngx_http_oneid_admin_listed(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     now = ngx_time();
 
     for (i = 0; sessions && i < json_array_size(list); i++) {
-        s = ngx_http_oneid_admin_session(json_array_get(list, i), now);
+        s = ngx_http_oneid_admin_session(r, json_array_get(list, i), now);
 
         if (s != NULL) {
             json_array_append_new(sessions, s);
@@ -380,27 +381,55 @@ ngx_http_oneid_admin_listed(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
  */
 
 static json_t *
-ngx_http_oneid_admin_session(json_t *entry, time_t now)
+ngx_http_oneid_admin_session(ngx_http_request_t *r, json_t *entry,
+    time_t now)
 {
+    json_t      *details, *s;
     json_int_t   login, timeout, ttl;
-    const char  *client, *ua, *method;
+    const char  *sealed, *client, *ua, *method;
 
-    if (json_unpack(entry, "{s:I, s:I, s:I, s:s, s:s, s:s}",
-                    "login", &login, "timeout", &timeout, "idle_ttl", &ttl,
-                    "client", &client, "user_agent", &ua,
-                    "auth_method", &method)
+    if (json_unpack(entry, "{s:I, s:I, s:I}", "login", &login,
+                    "timeout", &timeout, "idle_ttl", &ttl)
         != 0)
     {
         return NULL;
     }
 
-    return json_pack("{s:I, s:I, s:I, s:s, s:s, s:s}",
-                     "login_time", login,
-                     "last_activity", (json_int_t) now - (timeout - ttl),
-                     "idle_expires_in", ttl,
-                     "client", client,
-                     "user_agent", ua,
-                     "auth_method", method);
+    details = NULL;
+
+    /* sealed since 0.7.0, in clear before */
+
+    if (json_unpack(entry, "{s:s}", "details", &sealed) == 0) {
+        details = ngx_http_oneid_index_open_details(r, sealed);
+        entry = details;
+    }
+
+    client = "";
+    ua = "";
+    method = "";
+
+    if (entry == NULL
+        || json_unpack(entry, "{s:s, s:s, s:s}", "client", &client,
+                       "user_agent", &ua, "auth_method", &method)
+           != 0)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oneid: the details of a session in the index do "
+                      "not open with any oneid_key_file key, listed "
+                      "without them");
+    }
+
+    s = json_pack("{s:I, s:I, s:I, s:s, s:s, s:s}",
+                  "login_time", login,
+                  "last_activity", (json_int_t) now - (timeout - ttl),
+                  "idle_expires_in", ttl,
+                  "client", client,
+                  "user_agent", ua,
+                  "auth_method", method);
+
+    json_decref(details);
+
+    return s;
 }
 
 

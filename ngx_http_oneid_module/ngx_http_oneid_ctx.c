@@ -477,6 +477,7 @@ ngx_int_t
 ngx_http_oneid_session_usable(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
+    ngx_int_t  rc;
     ngx_str_t  why;
 
     if (ctx->wait.result.rc != NGX_OK) {
@@ -494,10 +495,18 @@ ngx_http_oneid_session_usable(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_oneid_session_decode(&ctx->wait.result.value,
-                                      &ctx->session.identity)
-        != NGX_OK)
-    {
+    rc = ngx_http_oneid_session_decode(r->pool, &ctx->session.sid,
+                                       &ctx->wait.result.value,
+                                       &ctx->session.identity);
+
+    if (rc == NGX_ABORT) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oneid: session record does not open with its cookie "
+                      "(changed in Redis?), login required");
+        return NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "oneid: unreadable session record ignored");
         return NGX_DECLINED;

@@ -153,6 +153,8 @@ ngx_int_t ngx_http_oneid_callback(ngx_http_request_t *r,
 /* ngx_http_oneid_logout.c */
 ngx_int_t ngx_http_oneid_logout(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
+ngx_int_t ngx_http_oneid_open_kept_token(ngx_http_request_t *r,
+    ngx_str_t *record, ngx_str_t *token);
 ngx_int_t ngx_http_oneid_end_idp_sessions(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 

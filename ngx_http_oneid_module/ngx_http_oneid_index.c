@@ -12,8 +12,12 @@
  *         A rotated server key leaves the index under the old key; it is
  *         read too, and moved under the current one at the next login.
  * Fields: the session's hash (as in its key) -> a JSON object: login time,
- *         timeouts, client address, user agent and auth method at login,
- *         and the login's sequence number, which orders them.
+ *         timeouts, the login's sequence number, which orders them, and
+ *         "details": client address, user agent and auth method at login,
+ *         sealed under the server key made for them (AES-256-GCM,
+ *         base64url), so that Redis alone holds no more than hashes, times
+ *         and counts.  Entries from before 0.7.0 have the details in
+ *         clear.
  *
  * Every change is one Lua script, so that logins racing on several nodes
  * see each other.  An entry is pruned when a script touches the index
@@ -55,6 +59,10 @@ static ngx_int_t ngx_http_oneid_index_numkeys(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oneid_index_entry(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_http_oneid_identity_t *id,
     ngx_str_t *entry);
+static ngx_int_t ngx_http_oneid_index_details(ngx_http_request_t *r,
+    ngx_http_oneid_identity_t *id, ngx_str_t *details);
+static ngx_int_t ngx_http_oneid_index_dump(ngx_pool_t *pool, json_t *o,
+    ngx_str_t *out);
 
 
 /*
@@ -277,7 +285,14 @@ ngx_http_oneid_index_login(ngx_http_request_t *r,
     }
 
     argv[cmd->argc++] = *record;
-    argv[cmd->argc++] = id->access_token;
+
+    if (ngx_http_oneid_session_encode_token(r->pool, omcf->keys, sid,
+                                            &id->access_token,
+                                            &argv[cmd->argc++])
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_oneid_index_entry(r, olcf, id, &argv[cmd->argc++])
         != NGX_OK)
@@ -541,8 +556,8 @@ ngx_http_oneid_index_keys(ngx_http_request_t *r, ngx_str_t *pinfl,
 
 /*
  * What a list of the user's sessions shows, fixed at login: no session
- * id, no token.  The user agent is the client's word: printable ASCII,
- * shortened.
+ * id, no token; what it says of the computer sealed (see above).  The
+ * user agent is the client's word: printable ASCII, shortened.
  */
 
 static ngx_int_t
@@ -550,11 +565,32 @@ ngx_http_oneid_index_entry(ngx_http_request_t *r,
     ngx_http_oneid_loc_conf_t *olcf, ngx_http_oneid_identity_t *id,
     ngx_str_t *entry)
 {
-    u_char      ua[NGX_HTTP_ONEID_INDEX_UA_MAX], *s;
-    char       *dump;
-    size_t      n, i;
     json_t     *o;
-    ngx_str_t  *method;
+    ngx_str_t   details;
+
+    if (ngx_http_oneid_index_details(r, id, &details) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    o = json_pack("{s:I, s:I, s:I, s:s#}",
+                  "login", (json_int_t) id->login_time,
+                  "timeout", (json_int_t) olcf->session_timeout,
+                  "lifetime", (json_int_t) olcf->session_lifetime,
+                  "details", details.data, (int) details.len);
+
+    return ngx_http_oneid_index_dump(r->pool, o, entry);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_index_details(ngx_http_request_t *r,
+    ngx_http_oneid_identity_t *id, ngx_str_t *details)
+{
+    u_char                      *raw, ua[NGX_HTTP_ONEID_INDEX_UA_MAX], *s;
+    size_t                       n, i;
+    json_t                      *o;
+    ngx_str_t                    plain, *method, src;
+    ngx_http_oneid_main_conf_t  *omcf;
 
     n = 0;
 
@@ -570,15 +606,50 @@ ngx_http_oneid_index_entry(ngx_http_request_t *r,
 
     method = &id->field[NGX_HTTP_ONEID_AUTH_METHOD];
 
-    o = json_pack("{s:I, s:I, s:I, s:s#, s:s#, s:s#}",
-                  "login", (json_int_t) id->login_time,
-                  "timeout", (json_int_t) olcf->session_timeout,
-                  "lifetime", (json_int_t) olcf->session_lifetime,
+    o = json_pack("{s:s#, s:s#, s:s#}",
                   "client", r->connection->addr_text.data,
                   (int) r->connection->addr_text.len,
                   "user_agent", ua, (int) n,
                   "auth_method", method->data ? (char *) method->data : "",
                   (int) method->len);
+
+    if (ngx_http_oneid_index_dump(r->pool, o, &plain) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    raw = ngx_pnalloc(r->pool, plain.len + NGX_HTTP_ONEID_SEAL_OVERHEAD);
+    details->data = ngx_pnalloc(r->pool,
+                                ngx_base64_encoded_length(
+                                    plain.len + NGX_HTTP_ONEID_SEAL_OVERHEAD));
+    if (raw == NULL || details->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oneid_module);
+
+    if (ngx_http_oneid_key_seal(omcf->keys, NGX_HTTP_ONEID_KEY_DETAILS,
+                                &plain, raw)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    src.data = raw;
+    src.len = plain.len + NGX_HTTP_ONEID_SEAL_OVERHEAD;
+
+    ngx_encode_base64url(details, &src);
+
+    return NGX_OK;
+}
+
+
+/* o as compact JSON in the pool; o is released */
+
+static ngx_int_t
+ngx_http_oneid_index_dump(ngx_pool_t *pool, json_t *o, ngx_str_t *out)
+{
+    char  *dump;
+
     if (o == NULL) {
         return NGX_ERROR;
     }
@@ -590,15 +661,68 @@ ngx_http_oneid_index_entry(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    entry->len = ngx_strlen(dump);
-    entry->data = ngx_pnalloc(r->pool, entry->len);
+    out->len = ngx_strlen(dump);
+    out->data = ngx_pnalloc(pool, out->len);
 
-    if (entry->data != NULL) {
-        ngx_memcpy(entry->data, dump, entry->len);
+    if (out->data != NULL) {
+        ngx_memcpy(out->data, dump, out->len);
     }
 
     free(dump);
 
-    return entry->data ? NGX_OK : NGX_ERROR;
+    return out->data ? NGX_OK : NGX_ERROR;
 }
 
+
+/*
+ * The details of an entry, opened: a JSON object for the caller to
+ * release, or NULL (sealed under a key rotated out, or damaged)
+ */
+
+json_t *
+ngx_http_oneid_index_open_details(ngx_http_request_t *r, const char *details)
+{
+    ngx_str_t                    src, raw;
+    json_t                      *o;
+    json_error_t                 err;
+    u_char                      *plain;
+    ngx_http_oneid_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oneid_module);
+
+    src.data = (u_char *) details;
+    src.len = ngx_strlen(details);
+
+    raw.data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src.len));
+    if (raw.data == NULL) {
+        return NULL;
+    }
+
+    if (ngx_decode_base64url(&raw, &src) != NGX_OK
+        || raw.len < NGX_HTTP_ONEID_SEAL_OVERHEAD)
+    {
+        return NULL;
+    }
+
+    plain = ngx_pnalloc(r->pool, raw.len);
+    if (plain == NULL) {
+        return NULL;
+    }
+
+    if (ngx_http_oneid_key_open(omcf->keys, NGX_HTTP_ONEID_KEY_DETAILS, &raw,
+                                plain)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    o = json_loadb((char *) plain, raw.len - NGX_HTTP_ONEID_SEAL_OVERHEAD, 0,
+                   &err);
+
+    if (o != NULL && !json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+
+    return o;
+}

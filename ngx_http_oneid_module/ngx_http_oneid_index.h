@@ -14,6 +14,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <jansson.h>
+
 #include "ngx_http_oneid_module.h"
 
 
@@ -53,6 +55,8 @@ void ngx_http_oneid_index_remove(ngx_http_request_t *r, ngx_str_t *pinfl,
 ngx_int_t ngx_http_oneid_index_reply(ngx_str_t *reply, ngx_uint_t *count,
     ngx_str_t *rest);
 ngx_int_t ngx_http_oneid_index_next_line(ngx_str_t *rest, ngx_str_t *line);
+json_t *ngx_http_oneid_index_open_details(ngx_http_request_t *r,
+    const char *details);
 
 
 #endif /* _NGX_HTTP_ONEID_INDEX_H_INCLUDED_ */

@@ -56,7 +56,9 @@ static u_char *ngx_http_oneid_key_derived(ngx_http_oneid_keys_t *keys,
 static const char  *ngx_http_oneid_key_labels[NGX_HTTP_ONEID_KEY_NPURPOSES] = {
     "ngx_http_oneid_module user index v1",
     "ngx_http_oneid_module post owner v1",
-    "ngx_http_oneid_module login state v1"
+    "ngx_http_oneid_module login state v1",
+    "ngx_http_oneid_module token v1",
+    "ngx_http_oneid_module index details v1"
 };
 
 static ngx_str_t  ngx_http_oneid_key_zone_name =
@@ -256,6 +258,52 @@ ngx_http_oneid_key_mac(ngx_http_oneid_keys_t *keys, ngx_uint_t n,
 
     return ngx_http_oneid_hmac(dst, key, NGX_HTTP_ONEID_KEY_BYTES,
                                data->data, data->len);
+}
+
+
+/* AES-256-GCM under the current key made for purpose (crypto.c's format) */
+
+ngx_int_t
+ngx_http_oneid_key_seal(ngx_http_oneid_keys_t *keys,
+    ngx_http_oneid_key_purpose_e purpose, ngx_str_t *in, u_char *out)
+{
+    u_char  *key;
+
+    key = ngx_http_oneid_key_derived(keys, 0, purpose);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oneid_seal(key, in, out);
+}
+
+
+/*
+ * Opened under whichever accepted key sealed it.  NGX_DECLINED: none did
+ * (a key rotated out, another deployment's, or changed since).
+ */
+
+ngx_int_t
+ngx_http_oneid_key_open(ngx_http_oneid_keys_t *keys,
+    ngx_http_oneid_key_purpose_e purpose, ngx_str_t *in, u_char *out)
+{
+    u_char      *key;
+    ngx_int_t    rc;
+    ngx_uint_t   n;
+
+    for (n = 0; n < ngx_http_oneid_key_count(keys); n++) {
+        key = ngx_http_oneid_key_derived(keys, n, purpose);
+        if (key == NULL) {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_oneid_open(key, in, out);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    return NGX_DECLINED;
 }
 
 

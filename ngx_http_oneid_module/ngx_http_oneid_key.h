@@ -23,6 +23,10 @@ typedef enum {
     /* who a form kept across a login belongs to (oneid_preserve_post) */
     NGX_HTTP_ONEID_KEY_POST_OWNER,
     NGX_HTTP_ONEID_KEY_LOGIN_STATE,
+    /* a OneID token kept for a session, for ending it without its cookie */
+    NGX_HTTP_ONEID_KEY_TOKEN,
+    /* what an index entry says of a session's computer */
+    NGX_HTTP_ONEID_KEY_DETAILS,
     NGX_HTTP_ONEID_KEY_NPURPOSES
 } ngx_http_oneid_key_purpose_e;
 
@@ -36,6 +40,12 @@ ngx_int_t ngx_http_oneid_key_mac_hex(ngx_http_oneid_keys_t *keys,
     u_char *dst);
 ngx_int_t ngx_http_oneid_key_mac(ngx_http_oneid_keys_t *keys, ngx_uint_t n,
     ngx_http_oneid_key_purpose_e purpose, ngx_str_t *data, u_char *dst);
+
+
+ngx_int_t ngx_http_oneid_key_seal(ngx_http_oneid_keys_t *keys,
+    ngx_http_oneid_key_purpose_e purpose, ngx_str_t *in, u_char *out);
+ngx_int_t ngx_http_oneid_key_open(ngx_http_oneid_keys_t *keys,
+    ngx_http_oneid_key_purpose_e purpose, ngx_str_t *in, u_char *out);
 
 
 #endif /* _NGX_HTTP_ONEID_KEY_H_INCLUDED_ */

@@ -454,7 +454,9 @@ ngx_http_oneid_callback_save(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     }
 
     if (ngx_http_oneid_random_token(r, &ctx->session.sid) != NGX_OK
-        || ngx_http_oneid_session_encode(r->pool, id, &record) != NGX_OK)
+        || ngx_http_oneid_session_encode(r->pool, &ctx->session.sid, id,
+                                         &record)
+           != NGX_OK)
     {
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_INTERNAL);
     }
@@ -673,10 +675,12 @@ ngx_http_oneid_callback_evict(ngx_http_request_t *r,
 
         ngx_http_oneid_audit(r, &ev);
 
-        token->data = sp + 1;
-        token->len = line.data + line.len - token->data;
+        line.data = sp + 1;
+        line.len -= NGX_HTTP_ONEID_SHA256_HEX_LEN + 1;
 
-        if (token->len) {
+        if (line.len
+            && ngx_http_oneid_open_kept_token(r, &line, token) == NGX_OK)
+        {
             return ngx_http_oneid_idp_wait(r, ctx,
                                            ngx_http_oneid_callback_evict,
                                            "one_log_out", "access_token",

@@ -136,7 +136,8 @@ ngx_http_oneid_logout_removed(ngx_http_request_t *r,
     }
 
     known = (res->rc == NGX_OK
-             && ngx_http_oneid_session_decode(&res->value, &ss->identity)
+             && ngx_http_oneid_session_decode(r->pool, &ss->sid, &res->value,
+                                              &ss->identity)
                 == NGX_OK);
 
     if (known) {
@@ -182,7 +183,8 @@ ngx_http_oneid_logout_removed(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_oneid_logout_token(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_http_oneid_result_t  *res;
+    ngx_http_oneid_result_t     *res;
+    ngx_http_oneid_main_conf_t  *omcf;
 
     ctx->next = NULL;
     res = &ctx->wait.result;
@@ -204,6 +206,21 @@ ngx_http_oneid_logout_token(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
                                         NGX_HTTP_ONEID_PAGE_LOGOUT_PARTIAL);
     }
 
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oneid_module);
+
+    if (ngx_http_oneid_session_decode_token(r->pool, omcf->keys,
+                                            &ctx->session.sid, &res->value,
+                                            &ctx->session.identity.access_token)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oneid: the OneID token kept for this session does "
+                      "not open with its cookie (changed in Redis?), "
+                      "OneID's own session could not be ended");
+        return ngx_http_oneid_send_page(r,
+                                        NGX_HTTP_ONEID_PAGE_LOGOUT_PARTIAL);
+    }
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "oneid: signed out after the session had expired, "
                   "ending the OneID session");
@@ -211,8 +228,6 @@ ngx_http_oneid_logout_token(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
     /* the user is not known any more, only the session */
 
     ngx_http_oneid_audit_logout(r, ctx, NULL, "logout", -1);
-
-    ctx->session.identity.access_token = res->value;
 
     return ngx_http_oneid_idp_wait(r, ctx, ngx_http_oneid_logout_done,
                                    "one_log_out", "access_token",
@@ -292,7 +307,9 @@ ngx_http_oneid_logout_all_read(ngx_http_request_t *r,
     }
 
     if (res->rc != NGX_OK
-        || ngx_http_oneid_session_decode(&res->value, &ss->identity) != NGX_OK)
+        || ngx_http_oneid_session_decode(r->pool, &ss->sid, &res->value,
+                                         &ss->identity)
+           != NGX_OK)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oneid: \"log out everywhere\" without a live "
@@ -368,7 +385,7 @@ ngx_int_t
 ngx_http_oneid_end_idp_sessions(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx)
 {
-    ngx_str_t  *token;
+    ngx_str_t  *token, record;
 
     ctx->next = NULL;
     token = &ctx->session.identity.access_token;
@@ -384,10 +401,15 @@ ngx_http_oneid_end_idp_sessions(ngx_http_request_t *r,
         }
     }
 
-    while (ngx_http_oneid_index_next_line(&ctx->login.ended, token)
+    while (ngx_http_oneid_index_next_line(&ctx->login.ended, &record)
            == NGX_OK)
     {
-        if (token->len == 0) {
+        if (record.len == 0) {
+            continue;
+        }
+
+        if (ngx_http_oneid_open_kept_token(r, &record, token) != NGX_OK) {
+            ctx->idp_failed = 1;
             continue;
         }
 
@@ -412,6 +434,35 @@ ngx_http_oneid_end_idp_sessions(ngx_http_request_t *r,
     }
 
     return ctx->then(r, ctx);
+}
+
+
+/*
+ * A OneID token a script in Redis handed over for a session ended without
+ * its browser: only the server key opens it
+ */
+
+ngx_int_t
+ngx_http_oneid_open_kept_token(ngx_http_request_t *r, ngx_str_t *record,
+    ngx_str_t *token)
+{
+    ngx_int_t                    rc;
+    ngx_http_oneid_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oneid_module);
+
+    rc = ngx_http_oneid_session_decode_token(r->pool, omcf->keys, NULL,
+                                             record, token);
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oneid: a OneID token kept in Redis does not open "
+                      "with any oneid_key_file key (rotated out, or "
+                      "changed in Redis?); its OneID session is left to "
+                      "expire");
+    }
+
+    return rc;
 }
 
 

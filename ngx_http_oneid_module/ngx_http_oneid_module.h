@@ -16,7 +16,7 @@
 #include "ngx_http_oneid_redis.h"
 
 
-#define NGX_HTTP_ONEID_VERSION         "0.6.0"
+#define NGX_HTTP_ONEID_VERSION         "0.7.0"
 
 /* 32 random bytes, base64url without padding */
 #define NGX_HTTP_ONEID_TOKEN_BYTES     32

@@ -4,19 +4,36 @@
  *
  * What a session looks like in Redis.
  *
- * Key:   <prefix><kind>:<hex SHA-256 of the cookie or state value>, so that
- *        a dump of Redis yields no usable cookie.
- * Value: "2\n<login time>\n<OneID access token>\n<field>\n...\n<field>",
- *        one line per identity field in ngx_http_oneid_fields order.
- *        Version "1" is the same record written before the cookies got
- *        their "__Host-" names: only such a session may still be reached
- *        through a cookie of the old name (a cookie planted under that
- *        name cannot carry a session made since).
- *        "E\n<why>" marks a session ended elsewhere (see
- *        ngx_http_oneid_session.h).
- *        Values never contain control characters (see the OneID parser),
- *        so decoding is a split on "\n" with no copying: this is read on
- *        every authenticated request.
+ * Key:    <prefix>session:<hex SHA-256 of the cookie value>, so that a dump
+ *         of Redis yields no usable cookie.
+ * Value:  "3" then AES-256-GCM (nonce | ciphertext | tag) of the record in
+ *         clear, under a key made from the cookie value:
+ *         HKDF-SHA256(ikm = cookie value, salt = "ngx_http_oneid_module",
+ *         info = "ngx_http_oneid_module session record v1").  Redis
+ *         alone never yields a PINFL, a name or a token: the key is only
+ *         in the browser.
+ * Record: "2\n<login time>\n<OneID access token>\n<field>\n...\n<field>",
+ *         one line per identity field in ngx_http_oneid_fields order; the
+ *         session cache keeps it in this form.  Values never contain
+ *         control characters (see the OneID parser), so decoding is a
+ *         split on "\n" with no copying: this runs on every request.
+ *         Records in clear ("2", and "1" from before the cookies got their
+ *         "__Host-" names) were written before 0.7.0: they are still read
+ *         until they expire.  Only a "1" session may still be reached
+ *         through a cookie of the old name.
+ *         "E\n<why>" marks a session ended elsewhere (see
+ *         ngx_http_oneid_session.h).
+ *
+ * Token:  <prefix>token:<the same hash>, the OneID token kept for as long
+ *         as the session may live, to end OneID's session after ours
+ *         expired or was ended without its browser:
+ *         "3 <sealed under the cookie> <sealed under the server key>",
+ *         each base64url, the first under HKDF(info = "ngx_http_oneid_module
+ *         session token v1") of the cookie (the browser's own sign-out),
+ *         the second under oneid_key_file's key for tokens (an
+ *         administrator's revoke, "log out everywhere", the per-user
+ *         limit, which have no cookie).  A token in clear is from before
+ *         0.7.0.
  */
 
 
@@ -26,12 +43,29 @@
 
 #include "ngx_http_oneid_module.h"
 #include "ngx_http_oneid_crypto.h"
+#include "ngx_http_oneid_key.h"
 #include "ngx_http_oneid_session.h"
 
 
+#define NGX_HTTP_ONEID_SESSION_SEALED  '3'
 #define NGX_HTTP_ONEID_SESSION_FORMAT  "2"
 #define NGX_HTTP_ONEID_SESSION_LEGACY  "1"
 #define NGX_HTTP_ONEID_SESSION_LINES   (3 + NGX_HTTP_ONEID_NFIELDS)
+
+#define NGX_HTTP_ONEID_RECORD_LABEL                                          \
+    "ngx_http_oneid_module session record v1"
+#define NGX_HTTP_ONEID_TOKEN_LABEL                                           \
+    "ngx_http_oneid_module session token v1"
+
+
+static ngx_int_t ngx_http_oneid_session_unseal(ngx_pool_t *pool,
+    ngx_str_t *sid, ngx_str_t *in);
+static ngx_int_t ngx_http_oneid_session_parse(ngx_str_t *in,
+    ngx_http_oneid_identity_t *id);
+static ngx_int_t ngx_http_oneid_token_part(ngx_pool_t *pool, u_char *key,
+    ngx_http_oneid_keys_t *keys, ngx_str_t *part, ngx_str_t *out);
+static u_char *ngx_http_oneid_token_seal_part(u_char *p, u_char *key,
+    ngx_http_oneid_keys_t *keys, ngx_str_t *token);
 
 
 ngx_int_t
@@ -59,12 +93,15 @@ ngx_http_oneid_session_key(ngx_pool_t *pool, ngx_http_oneid_redis_t *rd,
 }
 
 
+/* the record of id, sealed under the key of the cookie value sid */
+
 ngx_int_t
-ngx_http_oneid_session_encode(ngx_pool_t *pool, ngx_http_oneid_identity_t *id,
-    ngx_str_t *out)
+ngx_http_oneid_session_encode(ngx_pool_t *pool, ngx_str_t *sid,
+    ngx_http_oneid_identity_t *id, ngx_str_t *out)
 {
-    u_char      *p;
+    u_char      *p, key[NGX_HTTP_ONEID_KEY_BYTES];
     size_t       len;
+    ngx_str_t    plain;
     ngx_uint_t   i;
 
     len = sizeof(NGX_HTTP_ONEID_SESSION_FORMAT "\n") - 1
@@ -75,12 +112,12 @@ ngx_http_oneid_session_encode(ngx_pool_t *pool, ngx_http_oneid_identity_t *id,
         len += 1 + id->field[i].len;
     }
 
-    p = ngx_pnalloc(pool, len);
+    p = ngx_pnalloc(pool, 2 * len + 1 + NGX_HTTP_ONEID_SEAL_OVERHEAD);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    out->data = p;
+    plain.data = p;
 
     p = ngx_sprintf(p, NGX_HTTP_ONEID_SESSION_FORMAT "\n%T\n%V",
                     id->login_time, &id->access_token);
@@ -94,19 +131,101 @@ ngx_http_oneid_session_encode(ngx_pool_t *pool, ngx_http_oneid_identity_t *id,
         }
     }
 
-    out->len = p - out->data;
+    plain.len = p - plain.data;
+
+    out->data = p;
+    *p = NGX_HTTP_ONEID_SESSION_SEALED;
+
+    if (ngx_http_oneid_hkdf(key, sid->data, sid->len,
+                            NGX_HTTP_ONEID_RECORD_LABEL)
+        != NGX_OK
+        || ngx_http_oneid_seal(key, &plain, p + 1) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    out->len = 1 + plain.len + NGX_HTTP_ONEID_SEAL_OVERHEAD;
+
+    ngx_explicit_memzero(plain.data, plain.len);
+    ngx_explicit_memzero(key, sizeof(key));
 
     return NGX_OK;
 }
 
 
 /*
- * NGX_DECLINED means "not a session we wrote": another format version or
- * a damaged value.  The caller treats it as no session.
+ * A record as Redis or the session cache gave it, for the cookie value
+ * sid: a sealed one is opened and in then holds it in clear (the form the
+ * cache keeps).  NGX_DECLINED: not a session we wrote (another format or
+ * a damaged value); NGX_ABORT: sealed, but not for this cookie or changed
+ * since.  The caller treats both as no session.
  */
 
 ngx_int_t
-ngx_http_oneid_session_decode(ngx_str_t *in, ngx_http_oneid_identity_t *id)
+ngx_http_oneid_session_decode(ngx_pool_t *pool, ngx_str_t *sid,
+    ngx_str_t *in, ngx_http_oneid_identity_t *id)
+{
+    ngx_int_t  rc;
+
+    if (in->len && in->data[0] == NGX_HTTP_ONEID_SESSION_SEALED) {
+        rc = ngx_http_oneid_session_unseal(pool, sid, in);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    return ngx_http_oneid_session_parse(in, id);
+}
+
+
+static ngx_int_t
+ngx_http_oneid_session_unseal(ngx_pool_t *pool, ngx_str_t *sid,
+    ngx_str_t *in)
+{
+    u_char     *plain, key[NGX_HTTP_ONEID_KEY_BYTES];
+    ngx_int_t   rc;
+    ngx_str_t   sealed;
+
+    sealed.data = in->data + 1;
+    sealed.len = in->len - 1;
+
+    if (sealed.len < NGX_HTTP_ONEID_SEAL_OVERHEAD) {
+        return NGX_DECLINED;
+    }
+
+    plain = ngx_pnalloc(pool, sealed.len);
+    if (plain == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oneid_hkdf(key, sid->data, sid->len,
+                            NGX_HTTP_ONEID_RECORD_LABEL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_oneid_open(key, &sealed, plain);
+
+    ngx_explicit_memzero(key, sizeof(key));
+
+    if (rc == NGX_DECLINED) {
+        return NGX_ABORT;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    in->data = plain;
+    in->len = sealed.len - NGX_HTTP_ONEID_SEAL_OVERHEAD;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_session_parse(ngx_str_t *in, ngx_http_oneid_identity_t *id)
 {
     u_char      *p, *last, *nl;
     ngx_str_t    line[NGX_HTTP_ONEID_SESSION_LINES];
@@ -160,6 +279,192 @@ ngx_http_oneid_session_decode(ngx_str_t *in, ngx_http_oneid_identity_t *id)
     if (id->field[NGX_HTTP_ONEID_PIN].len == 0) {
         return NGX_DECLINED;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The token record of a session (see above); an empty token is kept as
+ * nothing at all
+ */
+
+ngx_int_t
+ngx_http_oneid_session_encode_token(ngx_pool_t *pool,
+    ngx_http_oneid_keys_t *keys, ngx_str_t *sid, ngx_str_t *token,
+    ngx_str_t *out)
+{
+    u_char  *p, key[NGX_HTTP_ONEID_KEY_BYTES];
+    size_t   part;
+
+    if (token->len == 0) {
+        ngx_str_null(out);
+        return NGX_OK;
+    }
+
+    part = ngx_base64_encoded_length(token->len
+                                     + NGX_HTTP_ONEID_SEAL_OVERHEAD);
+
+    /* base64url needs the room of standard base64, and the raw bytes */
+
+    p = ngx_pnalloc(pool, sizeof("3  ") - 1 + 2 * part
+                          + token->len + NGX_HTTP_ONEID_SEAL_OVERHEAD);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+
+    *p++ = NGX_HTTP_ONEID_SESSION_SEALED;
+    *p++ = ' ';
+
+    if (ngx_http_oneid_hkdf(key, sid->data, sid->len,
+                            NGX_HTTP_ONEID_TOKEN_LABEL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_http_oneid_token_seal_part(p, key, NULL, token);
+
+    ngx_explicit_memzero(key, sizeof(key));
+
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    *p++ = ' ';
+
+    p = ngx_http_oneid_token_seal_part(p, NULL, keys, token);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+/* one sealed part at p, under key or the server keys; the end of it */
+
+static u_char *
+ngx_http_oneid_token_seal_part(u_char *p, u_char *key,
+    ngx_http_oneid_keys_t *keys, ngx_str_t *token)
+{
+    u_char     *raw;
+    ngx_int_t   rc;
+    ngx_str_t   src, dst;
+
+    /* the raw bytes go where the base64 of the next part will be */
+
+    raw = p + ngx_base64_encoded_length(token->len
+                                        + NGX_HTTP_ONEID_SEAL_OVERHEAD);
+
+    rc = key ? ngx_http_oneid_seal(key, token, raw)
+             : ngx_http_oneid_key_seal(keys, NGX_HTTP_ONEID_KEY_TOKEN, token,
+                                       raw);
+    if (rc != NGX_OK) {
+        return NULL;
+    }
+
+    src.data = raw;
+    src.len = token->len + NGX_HTTP_ONEID_SEAL_OVERHEAD;
+    dst.data = p;
+
+    ngx_encode_base64url(&dst, &src);
+
+    return p + dst.len;
+}
+
+
+/*
+ * The OneID token of a token record, opened with the cookie value sid
+ * (the browser signing itself out) or, without it (sid NULL), with the
+ * server keys.  NGX_DECLINED: it cannot be opened (another cookie, a key
+ * rotated out, a damaged value).
+ */
+
+ngx_int_t
+ngx_http_oneid_session_decode_token(ngx_pool_t *pool,
+    ngx_http_oneid_keys_t *keys, ngx_str_t *sid, ngx_str_t *in,
+    ngx_str_t *token)
+{
+    u_char     *sp, *last, key[NGX_HTTP_ONEID_KEY_BYTES];
+    ngx_int_t   rc;
+    ngx_str_t   part;
+
+    if (in->len < 2 || in->data[0] != NGX_HTTP_ONEID_SESSION_SEALED
+        || in->data[1] != ' ')
+    {
+        /* kept in clear before 0.7.0 */
+        *token = *in;
+        return NGX_OK;
+    }
+
+    last = in->data + in->len;
+    sp = ngx_strlchr(in->data + 2, last, ' ');
+
+    if (sp == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (sid == NULL) {
+        part.data = sp + 1;
+        part.len = last - part.data;
+
+        return ngx_http_oneid_token_part(pool, NULL, keys, &part, token);
+    }
+
+    part.data = in->data + 2;
+    part.len = sp - part.data;
+
+    if (ngx_http_oneid_hkdf(key, sid->data, sid->len,
+                            NGX_HTTP_ONEID_TOKEN_LABEL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_oneid_token_part(pool, key, NULL, &part, token);
+
+    ngx_explicit_memzero(key, sizeof(key));
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_oneid_token_part(ngx_pool_t *pool, u_char *key,
+    ngx_http_oneid_keys_t *keys, ngx_str_t *part, ngx_str_t *out)
+{
+    ngx_int_t  rc;
+    ngx_str_t  raw;
+
+    raw.data = ngx_pnalloc(pool, ngx_base64_decoded_length(part->len));
+    if (raw.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_decode_base64url(&raw, part) != NGX_OK
+        || raw.len < NGX_HTTP_ONEID_SEAL_OVERHEAD)
+    {
+        return NGX_DECLINED;
+    }
+
+    out->data = ngx_pnalloc(pool, raw.len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = key ? ngx_http_oneid_open(key, &raw, out->data)
+             : ngx_http_oneid_key_open(keys, NGX_HTTP_ONEID_KEY_TOKEN, &raw,
+                                       out->data);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    out->len = raw.len - NGX_HTTP_ONEID_SEAL_OVERHEAD;
 
     return NGX_OK;
 }

@@ -29,10 +29,16 @@
 ngx_int_t ngx_http_oneid_session_key(ngx_pool_t *pool,
     ngx_http_oneid_redis_t *rd, const char *kind, ngx_str_t *id,
     ngx_str_t *key);
-ngx_int_t ngx_http_oneid_session_encode(ngx_pool_t *pool,
+ngx_int_t ngx_http_oneid_session_encode(ngx_pool_t *pool, ngx_str_t *sid,
     ngx_http_oneid_identity_t *id, ngx_str_t *out);
-ngx_int_t ngx_http_oneid_session_decode(ngx_str_t *in,
-    ngx_http_oneid_identity_t *id);
+ngx_int_t ngx_http_oneid_session_decode(ngx_pool_t *pool, ngx_str_t *sid,
+    ngx_str_t *in, ngx_http_oneid_identity_t *id);
+ngx_int_t ngx_http_oneid_session_encode_token(ngx_pool_t *pool,
+    ngx_http_oneid_keys_t *keys, ngx_str_t *sid, ngx_str_t *token,
+    ngx_str_t *out);
+ngx_int_t ngx_http_oneid_session_decode_token(ngx_pool_t *pool,
+    ngx_http_oneid_keys_t *keys, ngx_str_t *sid, ngx_str_t *in,
+    ngx_str_t *token);
 ngx_uint_t ngx_http_oneid_session_ended(ngx_str_t *in);
 ngx_int_t ngx_http_oneid_session_hash(ngx_pool_t *pool, ngx_str_t *sid,
     ngx_str_t *hash);

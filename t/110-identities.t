@@ -144,7 +144,7 @@ sub check_identity {
     }
 
     # the record: "1", login time, token, then the fields as raw UTF-8
-    my $record = $t->redis('GET', session_key($sid));
+    my $record = $t->session_record($sid);
     my @lines = split /\n/, $record // '', -1;
     is_deeply [ @lines[3 .. 12] ],
         [ map { utf8_bytes($want->{$_} // '') } @FIELDS ],
@@ -216,7 +216,7 @@ check_identity('legal-rep', '/raw/legal', \&utf8_bytes);
         'no control character in any header value';
     is $rest, '', 'nothing after the header block';
 
-    my $record = $t->redis('GET', session_key($b->cookie('oneid_session')));
+    my $record = $t->session_record($b->cookie('oneid_session'));
     my @lines = split /\n/, $record, -1;
     is scalar @lines, 13, 'session record has exactly 13 lines';
     unlike $record, qr/[\x00\r]/, '... and no CR or NUL';

@@ -55,7 +55,7 @@ my %NOSY_NAME = map { lc($_) => 1 } keys %NOSY, 'Cookie';
 sub access_token_of {
     my ($b) = @_;
     my $sid = $b->cookie('oneid_session') // return undef;
-    my $record = $t->redis('GET', session_key($sid)) // return undef;
+    my $record = $t->session_record($sid) // return undef;
     return (split /\n/, $record)[2];
 }
 

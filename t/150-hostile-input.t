@@ -369,7 +369,7 @@ for my $case ([ 'identify-inject', \%INJECT ], [ 'identify-crlf', \%CRLF ]) {
         "$user: oneid_header_encoding raw: the cleaned bytes upstream";
 
     # the session record and error.log keep their shape
-    my $record = $t->redis('GET', session_key($sid, $prefix)) // '';
+    my $record = $t->session_record($sid, $prefix) // '';
     my @fields = split /\n/, $record, -1;
     is scalar @fields, 13, "$user: session record has its 13 lines";
     unlike $record, qr/[\x00-\x09\x0b-\x1f\x7f]/, "$user: no control character in the record";

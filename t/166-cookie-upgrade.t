@@ -28,8 +28,9 @@ ok !defined $b->cookie('__Host-oneid_session'), '... and no __Host- one';
 my $key = Test::OneID::session_key($sid // '');
 
 # the session record as releases before 0.3.0 wrote it (format "1")
-my $record = $t->redis('GET', $key) // '';
-is substr($record, 0, 2), "2\n", 'this release writes session format 2';
+my $record = $t->session_record($sid // '') // '';
+is substr($t->redis('GET', $key) // '', 0, 1), '3', 'this release writes session format 3 (sealed)';
+is substr($record, 0, 2), "2\n", '... around a record of format 2';
 $t->redis('SET', $key, "1" . substr($record, 1), 'KEEPTTL');
 
 # after: the defaults

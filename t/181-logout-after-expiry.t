@@ -17,14 +17,14 @@ my $t = Test::OneID->new(
     log_level     => 'info',
 );
 
-sub token_key { 'oneid:token:' . substr(Test::OneID::session_key($_[0]), length 'oneid:session:') }
+sub token_key { Test::OneID::token_key($_[0]) }
 
 # the token is written without waiting for it: allow it a moment
 sub kept_token {
     my ($sid) = @_;
     my $v;
     for (1 .. 50) {
-        last if defined($v = $t->redis('GET', token_key($sid)));
+        last if defined($v = $t->kept_token($sid));
         select undef, undef, undef, 0.02;
     }
     return $v;
@@ -40,7 +40,7 @@ sub one_log_out_with {
 my $b = $t->browser;
 is $b->login('/ward', user => 'doctor')->{status}, 302, 'signed in';
 my $sid = $b->cookie('oneid_session');
-my $token = (split /\n/, $t->redis('GET', Test::OneID::session_key($sid)))[2];
+my $token = (split /\n/, $t->session_record($sid) // '')[2];
 like $token, qr/^[0-9a-f-]{36}$/, 'the session holds the OneID token';
 is kept_token($sid), $token, '... and the token is kept apart too';
 my $ttl = $t->redis('TTL', token_key($sid));

@@ -72,8 +72,8 @@ is $s->{warn_before}, 20, '... warn_before';
 my $ttl = $t->redis('TTL', $key);
 ok $ttl <= 39, "... the key's TTL untouched ($ttl)";
 
-my $record = $t->redis('GET', $key);
-my $token = (split /\n/, $record)[2];
+my $record = $t->session_record($sid);
+my $token = (split /\n/, $record // '')[2];
 ok length $token > 8, 'the session record holds a OneID token';
 unlike $res->{body}, qr/\Q$token\E/, '... which the JSON never shows';
 unlike $res->{body}, qr/41203870000017/, '... nor the full PINFL';

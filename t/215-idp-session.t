@@ -29,11 +29,11 @@ my $t;
 
 sub token_of {
     my ($sid) = @_;
-    my $rec = $t->redis('GET', Test::OneID::session_key($sid)) // '';
+    my $rec = $t->session_record($sid) // '';
     return (split /\n/, $rec, -1)[2];
 }
 
-sub token_key { 'oneid:token:' . substr(Test::OneID::session_key($_[0]), length 'oneid:session:') }
+sub token_key { Test::OneID::token_key($_[0]) }
 
 # the grant types the mock was asked for since $mark, in order
 sub grants_since {

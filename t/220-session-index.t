@@ -114,11 +114,15 @@ is scalar(@user_keys), 1, '... and there is no other index';
 unlike join(' ', $t->keys_of('oneid220:*')), qr/$doctor_pin/,
    '... no key names the PINFL';
 my $entry = decode_json($t->redis('HGET', $idx, $h1) // '{}');
-is_deeply [sort keys %$entry],
-          [qw(auth_method client lifetime login seq timeout user_agent)],
-          'the entry: login, timeouts, client, user agent, auth method, seq';
-is $entry->{client}, '127.0.0.1', '... client address at login';
-is $entry->{auth_method}, 'MOBILEMETHOD', '... auth method';
+is_deeply [sort keys %$entry], [qw(details lifetime login seq timeout)],
+          'the entry: login, timeouts, seq and the sealed details';
+unlike $entry->{details}, qr/127\.0\.0\.1|MOBILEMETHOD/,
+   '... which hold nothing in clear';
+my $details = Test::OneID::open_details("A" x 40, $entry->{details}) // {};
+is_deeply [sort keys %$details], [qw(auth_method client user_agent)],
+          '... and open with the key file: client, user agent, auth method';
+is $details->{client}, '127.0.0.1', '... client address at login';
+is $details->{auth_method}, 'MOBILEMETHOD', '... auth method';
 ok abs($entry->{login} - time) < 10, '... login time';
 unlike $t->redis('HGET', $idx, $h1), qr/$sid1|$doctor_pin/,
    '... neither the session id nor the PINFL in it';

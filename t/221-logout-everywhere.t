@@ -26,8 +26,7 @@ $t->clear_keys('oneid221:');
 
 sub token_of {
     my ($b) = @_;
-    my $rec = $t->redis('GET', 'oneid221:session:'
-                               . sha256_hex($b->cookie('oneid_session')));
+    my $rec = $t->session_record($b->cookie('oneid_session'), 'oneid221:');
     return (split /\n/, $rec // '')[2];
 }
 

@@ -54,8 +54,7 @@ sub admin {
 
 sub token_of {
     my ($b) = @_;
-    my $rec = $t->redis('GET', 'oneid222:session:'
-                               . sha256_hex($b->cookie('oneid_session')));
+    my $rec = $t->session_record($b->cookie('oneid_session'), 'oneid222:');
     return (split /\n/, $rec // '')[2];
 }
 

@@ -33,7 +33,7 @@ my $port = $t->port;
 
 sub token_of {
     my ($sid) = @_;
-    my $rec = $t->redis('GET', 'oneid223:session:' . sha256_hex($sid));
+    my $rec = $t->session_record($sid, 'oneid223:');
     return (split /\n/, $rec // '')[2];
 }
 

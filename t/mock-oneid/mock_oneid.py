@@ -548,6 +548,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__mock/fixtures":
             return self.send(200, dumps({
                 "people": {k: v[0] for k, v in fixtures.USERS.items()},
+                "identities": {k: v[1] for k, v in fixtures.USERS.items()},
                 "front_channel": fixtures.FRONT_SCENARIOS,
                 "back_channel": {k: v[2]
                                  for k, v in fixtures.SCENARIOS.items()},

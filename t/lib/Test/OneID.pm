@@ -24,6 +24,8 @@ use JSON::PP ();
 use Test::More ();
 use Time::HiRes qw(time sleep);
 use MIME::Base64 ();
+use Crypt::AuthEnc::GCM ();
+use Crypt::KeyDerivation ();
 use Test::Nginx::Server ();
 
 # the plain functions, for files that would rather not spell Test::OneID::
@@ -31,7 +33,7 @@ our @EXPORT_OK = qw(session_key state_key seed_session seed_state raw_send
                     raw_response raw_request raw_get get_request parallel
                     parse_response header_values preserve_data
                     preserve_script form_urlencode form_headers
-                    echo_request verify_signature);
+                    echo_request verify_signature open_record open_token);
 
 # Args: main_config, http_config, config, user_files, log_level, workers,
 # master_process, root_location, env => [...] (see Test::Nginx::Server).
@@ -351,6 +353,69 @@ our @SESSION_FIELDS = qw(pin user_id full_name first_name sur_name mid_name
                          user_type auth_method legal_tin legal_name);
 
 sub session_key { ($_[1] // 'oneid:') . 'session:' . Digest::SHA::sha256_hex($_[0] // '') }
+
+# What the module keeps secret in Redis, opened as README ("Sessions
+# encrypted at rest") documents it, with CryptX rather than the module's
+# code: HKDF-SHA256 (salt "ngx_http_oneid_module", info the label) of the
+# cookie value or of the oneid_key_file contents, AES-256-GCM over
+# nonce (12) | ciphertext | tag (16).  undef when it does not open.
+sub hkdf_key {
+    my ($ikm, $label) = @_;
+    Crypt::KeyDerivation::hkdf($ikm, 'ngx_http_oneid_module', 'SHA256', 32,
+                               "ngx_http_oneid_module $label v1");
+}
+
+sub gcm_open {
+    my ($key, $sealed) = @_;
+    return undef unless defined $sealed && length $sealed >= 28;
+    # plain copies: CryptX 0.077 misreads substr()'s values passed directly
+    my ($iv, $ct, $tag) = (substr($sealed, 0, 12), substr($sealed, 12, -16),
+                           substr($sealed, -16));
+    Crypt::AuthEnc::GCM::gcm_decrypt_verify('AES', $key, $iv, '', $ct, $tag);
+}
+
+sub b64url_decode { (my $s = $_[0]) =~ tr{-_}{+/}; MIME::Base64::decode_base64($s) }
+
+# The record of a session value from Redis, in clear ("2\n<login>\n...");
+# a value in clear (before 0.7.0, or seeded) as it is.
+#   my @lines = split /\n/, open_record($sid, $value), -1;
+sub open_record {
+    my ($sid, $value) = @_;
+    return $value unless defined $value && substr($value, 0, 1) eq '3';
+    gcm_open(hkdf_key($sid, 'session record'), substr $value, 1);
+}
+
+# The OneID token of a token record: with the session's cookie value
+# (sid => ...) or the contents of the server key file (key => ...).
+sub open_token {
+    my ($value, %with) = @_;
+    return $value unless defined $value && $value =~ /^3 (\S+) (\S+)$/;
+    return gcm_open(hkdf_key($with{sid}, 'session token'), b64url_decode($1))
+        if defined $with{sid};
+    gcm_open(hkdf_key($with{key}, 'token'), b64url_decode($2));
+}
+
+# The details of an index entry (client, user agent, auth method), opened
+# with the contents of the server key file: a hash, or undef.
+sub open_details {
+    my ($key, $b64) = @_;
+    my $json = gcm_open(hkdf_key($key, 'index details'), b64url_decode($b64 // ''));
+    return defined $json ? JSON::PP::decode_json($json) : undef;
+}
+
+# The same read from Redis: $t->session_record($sid[, $prefix]),
+# $t->kept_token($sid[, $prefix]) (opened with the cookie)
+sub session_record {
+    my ($self, $sid, $prefix) = @_;
+    open_record($sid, $self->redis('GET', session_key($sid, $prefix)));
+}
+
+sub token_key { ($_[1] // 'oneid:') . 'token:' . Digest::SHA::sha256_hex($_[0] // '') }
+
+sub kept_token {
+    my ($self, $sid, $prefix) = @_;
+    open_token($self->redis('GET', token_key($sid, $prefix)), sid => $sid);
+}
 
 sub seed_session {
     my ($sid, %opt) = @_;
