@@ -27,6 +27,7 @@
 #include "ngx_http_oneid_page.h"
 #include "ngx_http_oneid_session.h"
 #include "ngx_http_oneid_audit.h"
+#include "ngx_http_oneid_metrics.h"
 
 
 static ngx_int_t ngx_http_oneid_logout_removed(ngx_http_request_t *r,
@@ -140,6 +141,7 @@ ngx_http_oneid_logout_removed(ngx_http_request_t *r,
                 == NGX_OK);
 
     if (known) {
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGOUT);
         ngx_http_oneid_audit_logout(r, ctx, &ss->identity, "logout", -1);
     }
 
@@ -210,6 +212,7 @@ ngx_http_oneid_logout_token(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 
     /* the user is not known any more, only the session */
 
+    ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGOUT);
     ngx_http_oneid_audit_logout(r, ctx, NULL, "logout", -1);
 
     ctx->session.identity.access_token = res->value;
@@ -350,6 +353,7 @@ ngx_http_oneid_logout_all_ended(ngx_http_request_t *r,
                   "oneid: user \"%V\" signed out everywhere, %ui sessions "
                   "ended", &ss->identity.field[NGX_HTTP_ONEID_USER_ID], n);
 
+    ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGOUT_ALL);
     ngx_http_oneid_audit_logout(r, ctx, &ss->identity, "logout_all", n);
 
     ctx->login.ended_count = n;

@@ -189,6 +189,38 @@ sub command_calls {
     return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
 }
 
+# ---------------------------------------------------------------------------
+# oneid_metrics
+
+# The oneid_metrics page, parsed: { 'name{labels}' => value }, the answer
+# itself under '' (undef when it is not a 200):
+#   my $m = Test::OneID::metrics($browser, '/oneid/metrics');
+#   $m->{'oneid_logins_failed_total{reason="state"}'}
+sub metrics {
+    my ($browser, $path) = @_;
+    my $res = $browser->get($path // '/oneid/metrics');
+    return undef unless $res->{status} == 200;
+    my %m = ('' => $res);
+    for (split /\n/, $res->{body}) {
+        $m{$1} = $2 if /^([a-z_]+(?:\{.*\})?) (\S+)$/;
+    }
+    return \%m;
+}
+
+# What `promtool check metrics` says of $text: (exit code, output); undef
+# when there is no promtool (TEST_PROMTOOL, fetched by `make promtool`).
+sub promtool_check {
+    my ($text) = @_;
+    my $promtool = $ENV{TEST_PROMTOOL};
+    return undef unless $promtool && -x $promtool;
+    require File::Temp;
+    my $fh = File::Temp->new;
+    print $fh $text;
+    close $fh;
+    my $out = `$promtool check metrics < @{[ $fh->filename ]} 2>&1`;
+    return ($? >> 8, $out);
+}
+
 # Redis commands that write, run so far (anonymous requests must add none):
 #   my $before = $t->write_calls; ...; is $t->write_calls - $before, 0
 sub write_calls {
