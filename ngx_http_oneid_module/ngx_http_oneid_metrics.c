@@ -892,6 +892,7 @@ ngx_http_oneid_health_wake(ngx_event_t *ev)
 
         h->rc = NGX_ERROR;
         ngx_str_set(&h->err, "redis did not answer in time");
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_REDIS_ERROR_TIMEOUT);
 
         /* as for a session check: the connection cannot be trusted */
         ngx_http_oneid_redis_reset(h->redis, "health check timed out");

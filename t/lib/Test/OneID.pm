@@ -695,7 +695,8 @@ sub verify_signature {
 
 # nginx -t on a throwaway configuration with this module loaded, its http
 # block holding $http (server_config() is in a server of it unless
-# server => 0): ($ok, what nginx said).
+# server => 0; without oneid_redis with redis => 0): ($ok, what nginx
+# said).
 #   my ($ok, $out) = Test::OneID::nginx_t("oneid_audit_log \"\";");
 sub nginx_t {
     my ($http, %o) = @_;
@@ -713,7 +714,9 @@ sub nginx_t {
     open my $fh, '>', "$dir/nginx.conf" or croak "nginx_t: $dir/nginx.conf: $!";
     print $fh "load_module $module;\nerror_log $dir/logs/error.log;\n"
         . "pid $dir/logs/nginx.pid;\nevents { worker_connections 16; }\n"
-        . "http {\n    " . Test::OneID::Conf::http_config() . "$http\n$server}\n";
+        . "http {\n    "
+        . (($o{redis} // 1) ? Test::OneID::Conf::http_config() : '')
+        . "$http\n$server}\n";
     close $fh;
     my $out = `$nginx -t -p $dir -c $dir/nginx.conf 2>&1`;
     return ($? == 0, $out);
