@@ -64,11 +64,13 @@ typedef struct {
 } ngx_http_oneid_metrics_counts_t;
 
 
+#define NGX_HTTP_ONEID_METRICS_SLOT_SIZE                                      \
+    ngx_align(sizeof(ngx_http_oneid_metrics_counts_t),                        \
+              NGX_HTTP_ONEID_METRICS_LINE)
+
 typedef union {
     ngx_http_oneid_metrics_counts_t  c;
-    u_char                           pad[ngx_align(
-                                         sizeof(ngx_http_oneid_metrics_counts_t),
-                                         NGX_HTTP_ONEID_METRICS_LINE)];
+    u_char                           pad[NGX_HTTP_ONEID_METRICS_SLOT_SIZE];
 } ngx_http_oneid_metrics_slot_t;
 
 
