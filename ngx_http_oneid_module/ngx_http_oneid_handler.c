@@ -32,6 +32,7 @@
 #include "ngx_http_oneid_page.h"
 #include "ngx_http_oneid_require.h"
 #include "ngx_http_oneid_session.h"
+#include "ngx_http_oneid_metrics.h"
 
 
 static ngx_int_t ngx_http_oneid_dispatch(ngx_http_request_t *r,
@@ -271,17 +272,24 @@ ngx_http_oneid_protect_loaded(ngx_http_request_t *r,
 
     if (ctx->wait.result.rc == NGX_ERROR) {
         /* never send someone to log in again only because Redis is down */
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_SESSION_ERROR);
         return ngx_http_oneid_store_failed(r, ctx, "checking a session");
     }
 
     if (ngx_http_oneid_session_usable(r, ctx) != NGX_OK) {
 
         if (ctx->session.ended) {
+            ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_SESSION_ENDED);
             return ngx_http_oneid_ended_elsewhere(r, ctx);
         }
 
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_SESSION_NOT_FOUND);
         return ngx_http_oneid_login(r, ctx);
     }
+
+    ngx_http_oneid_metric_inc(ctx->session.from_cache
+                              ? NGX_HTTP_ONEID_M_SESSION_CACHED
+                              : NGX_HTTP_ONEID_M_SESSION_FOUND);
 
     ngx_http_oneid_cache_session(ctx);
 

@@ -16,6 +16,7 @@
 #include "ngx_http_oneid_module.h"
 #include "ngx_http_oneid_util.h"
 #include "ngx_http_oneid_idp.h"
+#include "ngx_http_oneid_metrics.h"
 
 
 #define NGX_HTTP_ONEID_MAX_ANSWER     (NGX_HTTP_ONEID_MAX_ANSWER_MB          \
@@ -35,6 +36,7 @@ typedef struct {
     ngx_chain_t                    *body;
     ngx_chain_t                   **last;
     size_t                          size;
+    ngx_msec_t                      start;
     unsigned                        too_big:1;
     unsigned                        failed:1;
     unsigned                        done:1;
@@ -326,6 +328,9 @@ ngx_http_oneid_idp_call(ngx_http_request_t *r, ngx_http_oneid_loc_conf_t *olcf,
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oneid: calling OneID grant_type=%s", grant);
 
+    an->start = ngx_current_msec;
+    ngx_http_oneid_metric_idp_call(grant);
+
     return NGX_OK;
 }
 
@@ -377,6 +382,7 @@ ngx_http_oneid_idp_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         status = (rc > 0) ? (ngx_uint_t) rc : 0;
     }
 
+    ngx_http_oneid_metric_idp_done(an->start, outcome, status);
     an->handler(an->data, outcome, status, &body);
 
     /*

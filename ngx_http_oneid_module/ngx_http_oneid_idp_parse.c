@@ -17,6 +17,7 @@
 #include "ngx_http_oneid_module.h"
 #include "ngx_http_oneid_identity.h"
 #include "ngx_http_oneid_idp.h"
+#include "ngx_http_oneid_metrics.h"
 
 
 /* longer OneID values are cut: they end up in upstream request headers */
@@ -102,12 +103,14 @@ ngx_http_oneid_idp_response(ngx_http_request_t *r,
                       "oneid: OneID %s response is not valid JSON "
                       "(%uz bytes): %V at byte %d",
                       what, an->value.len, &text, err.position);
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_IDP_ERROR_PARSE);
         return NGX_ERROR;
     }
 
     if (!json_is_object(json)) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oneid: OneID %s response is not a JSON object", what);
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_IDP_ERROR_PARSE);
         json_decref(json);
         return NGX_ERROR;
     }

@@ -39,6 +39,7 @@
 #include "ngx_http_oneid_preserve.h"
 #include "ngx_http_oneid_session.h"
 #include "ngx_http_oneid_audit.h"
+#include "ngx_http_oneid_metrics.h"
 
 
 static ngx_int_t ngx_http_oneid_login_start(ngx_http_request_t *r,
@@ -143,6 +144,8 @@ ngx_http_oneid_login_start(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx,
     {
         return NGX_ERROR;
     }
+
+    ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGIN_STARTED);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oneid: login started for \"%V\"%s", &lg->return_uri,
@@ -314,6 +317,7 @@ ngx_http_oneid_callback_stale_session(ngx_http_request_t *r,
     }
 
     if (!lg->restart) {
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGIN_FAILED_STATE);
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_BAD_CALLBACK);
     }
 
@@ -334,6 +338,7 @@ ngx_http_oneid_callback_token(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
                                        &ctx->login.access_token)
         != NGX_OK)
     {
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGIN_FAILED_ONEID);
         return ngx_http_oneid_send_page(r,
                                         NGX_HTTP_ONEID_PAGE_IDP_UNAVAILABLE);
     }
@@ -358,11 +363,13 @@ ngx_http_oneid_callback_identity(ngx_http_request_t *r,
                                            &ctx->session.identity, &reason);
 
     if (rc == NGX_DECLINED) {
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGIN_FAILED_REFUSED);
         ngx_http_oneid_audit_login(r, ctx, "login_refused", reason);
         return ngx_http_oneid_send_page(r, NGX_HTTP_ONEID_PAGE_REFUSED);
     }
 
     if (rc != NGX_OK) {
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGIN_FAILED_ONEID);
         return ngx_http_oneid_send_page(r,
                                         NGX_HTTP_ONEID_PAGE_IDP_UNAVAILABLE);
     }
@@ -520,6 +527,7 @@ ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
            != NGX_OK)
     {
         /* no cookie: a cookie pointing at nothing would only confuse */
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGIN_FAILED_STORE);
         return ngx_http_oneid_store_failed(r, ctx, "creating a session");
     }
 
@@ -539,6 +547,7 @@ ngx_http_oneid_callback_saved(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
                   &id->field[NGX_HTTP_ONEID_USER_ID],
                   &id->field[NGX_HTTP_ONEID_AUTH_METHOD], live);
 
+    ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGIN_COMPLETED);
     ngx_http_oneid_audit_login(r, ctx, "login", NULL);
 
     return ngx_http_oneid_callback_evict(r, ctx);
@@ -595,6 +604,7 @@ ngx_http_oneid_callback_shared(ngx_http_request_t *r,
                   &id->field[NGX_HTTP_ONEID_USER_ID],
                   &id->field[NGX_HTTP_ONEID_AUTH_METHOD]);
 
+    ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGIN_COMPLETED);
     ngx_http_oneid_audit_login(r, ctx, "login", NULL);
 
     return ngx_http_oneid_callback_evict(r, ctx);

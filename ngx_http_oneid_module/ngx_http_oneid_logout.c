@@ -27,6 +27,7 @@
 #include "ngx_http_oneid_page.h"
 #include "ngx_http_oneid_session.h"
 #include "ngx_http_oneid_audit.h"
+#include "ngx_http_oneid_metrics.h"
 
 
 static ngx_int_t ngx_http_oneid_logout_removed(ngx_http_request_t *r,
@@ -141,6 +142,7 @@ ngx_http_oneid_logout_removed(ngx_http_request_t *r,
                 == NGX_OK);
 
     if (known) {
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGOUT);
         ngx_http_oneid_audit_logout(r, ctx, &ss->identity, "logout", -1);
     }
 
@@ -227,6 +229,7 @@ ngx_http_oneid_logout_token(ngx_http_request_t *r, ngx_http_oneid_ctx_t *ctx)
 
     /* the user is not known any more, only the session */
 
+    ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGOUT);
     ngx_http_oneid_audit_logout(r, ctx, NULL, "logout", -1);
 
     return ngx_http_oneid_idp_wait(r, ctx, ngx_http_oneid_logout_done,
@@ -367,6 +370,7 @@ ngx_http_oneid_logout_all_ended(ngx_http_request_t *r,
                   "oneid: user \"%V\" signed out everywhere, %ui sessions "
                   "ended", &ss->identity.field[NGX_HTTP_ONEID_USER_ID], n);
 
+    ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGOUT_ALL);
     ngx_http_oneid_audit_logout(r, ctx, &ss->identity, "logout_all", n);
 
     ctx->login.ended_count = n;

@@ -22,6 +22,7 @@
 #include "ngx_http_oneid_ctx.h"
 #include "ngx_http_oneid_pubsub.h"
 #include "ngx_http_oneid_require.h"
+#include "ngx_http_oneid_metrics.h"
 
 
 static ngx_int_t ngx_http_oneid_add_variables(ngx_conf_t *cf);
@@ -104,6 +105,20 @@ static ngx_command_t  ngx_http_oneid_commands[] = {
       ngx_http_oneid_role,
       NGX_HTTP_LOC_CONF_OFFSET,
       NGX_HTTP_ONEID_ROLE_ADMIN,
+      NULL },
+
+    { ngx_string("oneid_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_oneid_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_ONEID_DIRECTIVE_METRICS,
+      NULL },
+
+    { ngx_string("oneid_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_oneid_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_ONEID_DIRECTIVE_HEALTH,
       NULL },
 
     { ngx_string("oneid_key_file"),
@@ -415,6 +430,10 @@ ngx_http_oneid_init(ngx_conf_t *cf)
         }
     }
 
+    if (ngx_http_oneid_metrics_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
@@ -487,6 +506,8 @@ ngx_http_oneid_create_main_conf(ngx_conf_t *cf)
      *     omcf->cache = NULL;
      *     omcf->keys = NULL;
      *     omcf->pubsub = NULL;
+     *     omcf->metrics = NULL;
+     *     omcf->metrics_directive = NULL;
      */
 
     return omcf;
@@ -751,6 +772,8 @@ ngx_http_oneid_init_process(ngx_cycle_t *cycle)
     {
         return NGX_OK;
     }
+
+    ngx_http_oneid_metrics_init_process(cycle);
 
     omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_oneid_module);
 

@@ -71,6 +71,10 @@ typedef struct {
     ngx_http_oneid_keys_t        *keys;
     /* revocations from other nodes, with a cache */
     ngx_http_oneid_pubsub_t      *pubsub;
+    /* the counters (ngx_http_oneid_metrics.c); NULL without oneid_redis */
+    ngx_shm_zone_t               *metrics;
+    /* "oneid_metrics" or "oneid_health" if used: they need oneid_redis */
+    ngx_str_t                    *metrics_directive;
 } ngx_http_oneid_main_conf_t;
 
 

@@ -18,6 +18,7 @@
 #include "ngx_http_oneid_headers.h"
 #include "ngx_http_oneid_page.h"
 #include "ngx_http_oneid_util.h"
+#include "ngx_http_oneid_metrics.h"
 
 
 #define NGX_HTTP_ONEID_LANG_UZ  0
@@ -366,6 +367,8 @@ ngx_http_oneid_send_page(ngx_http_request_t *r, ngx_http_oneid_page_e id)
 
     page = &ngx_http_oneid_pages[id];
 
+    ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_PAGE + id);
+
     if (ngx_http_oneid_has_error_page(r, page->status)) {
         return page->status;
     }
@@ -388,6 +391,15 @@ ngx_http_oneid_send_page(ngx_http_request_t *r, ngx_http_oneid_page_e id)
                                     json ? "application/json; charset=utf-8"
                                          : "text/html; charset=utf-8",
                                     NULL, &body);
+}
+
+
+/* the status a page is sent with, for the metrics */
+
+ngx_uint_t
+ngx_http_oneid_page_status(ngx_uint_t page)
+{
+    return ngx_http_oneid_pages[page].status;
 }
 
 

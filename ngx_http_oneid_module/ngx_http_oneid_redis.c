@@ -23,6 +23,7 @@
 
 #include "ngx_http_oneid_redis_conf.h"
 #include "ngx_http_oneid_redis_cmd.h"
+#include "ngx_http_oneid_metrics.h"
 
 
 #define NGX_HTTP_ONEID_REDIS_DOWN        0
@@ -50,6 +51,10 @@ struct ngx_http_oneid_redis_s {
     ngx_uint_t                       asking;
     ngx_uint_t                       announced;
     ngx_queue_t                      waiting;
+
+    /* for the metrics: a connection was opened before; counted as up */
+    unsigned                         opened:1;
+    unsigned                         counted_up:1;
 };
 
 
@@ -84,6 +89,8 @@ static void ngx_http_oneid_redis_disconnected(const redisAsyncContext *ac,
 static void ngx_http_oneid_redis_went_down(ngx_http_oneid_redis_t *rd,
     const char *what, const char *why);
 static void ngx_http_oneid_redis_reask(ngx_http_oneid_redis_t *rd);
+static void ngx_http_oneid_redis_count_up(ngx_http_oneid_redis_t *rd,
+    ngx_uint_t up);
 static void ngx_http_oneid_redis_connect_timeout(ngx_event_t *ev);
 static void ngx_http_oneid_redis_reply(redisAsyncContext *ac, void *reply,
     void *privdata);
@@ -316,6 +323,12 @@ ngx_http_oneid_redis_connect(ngx_http_oneid_redis_t *rd, ngx_str_t *err)
     rd->ac = ac;
     rd->state = NGX_HTTP_ONEID_REDIS_CONNECTING;
 
+    if (rd->opened) {
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_REDIS_RECONNECTS);
+    }
+
+    rd->opened = 1;
+
     rd->connect_timer.handler = ngx_http_oneid_redis_connect_timeout;
     rd->connect_timer.data = rd;
     rd->connect_timer.log = rd->log;
@@ -431,6 +444,11 @@ ngx_http_oneid_redis_master_found(ngx_http_oneid_redis_t *rd, u_char *host,
         /* the first answer is routine, a new master is worth a notice */
         level = rd->addr.port ? NGX_LOG_NOTICE : NGX_LOG_INFO;
 
+        if (rd->addr.port) {
+            /* a failover this worker missed the announcement of */
+            ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_SENTINEL_FAILOVERS);
+        }
+
         ngx_log_error(level, rd->log, 0,
                       "oneid: redis sentinels give master \"%V\" at %s:%d",
                       ngx_http_oneid_sentinel_master(rd->conf.sentinel),
@@ -454,6 +472,8 @@ ngx_http_oneid_redis_master_switched(ngx_http_oneid_redis_t *rd, u_char *host,
     if (port == rd->addr.port && ngx_strcmp(host, rd->addr.host) == 0) {
         return;
     }
+
+    ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_SENTINEL_FAILOVERS);
 
     ngx_log_error(NGX_LOG_NOTICE, rd->log, 0,
                   "oneid: redis sentinels announce a new master \"%V\" "
@@ -677,6 +697,8 @@ ngx_http_oneid_redis_came_up(ngx_http_oneid_redis_t *rd)
     }
 
     rd->failed = 0;
+
+    ngx_http_oneid_redis_count_up(rd, 1);
 }
 
 
@@ -710,6 +732,7 @@ ngx_http_oneid_redis_disconnected(const redisAsyncContext *ac, int status)
     }
 
     rd->state = NGX_HTTP_ONEID_REDIS_DOWN;
+    ngx_http_oneid_redis_count_up(rd, 0);
 }
 
 
@@ -728,6 +751,26 @@ ngx_http_oneid_redis_went_down(ngx_http_oneid_redis_t *rd, const char *what,
     rd->failed = 1;
     rd->state = NGX_HTTP_ONEID_REDIS_DOWN;
     rd->retry_at = ngx_current_msec + NGX_HTTP_ONEID_REDIS_RETRY;
+
+    ngx_http_oneid_redis_count_up(rd, 0);
+}
+
+
+/*
+ * The workers whose connection answers, for oneid_redis_connected: each
+ * adds itself once, and takes itself away as the connection goes, also
+ * when it exits (redisAsyncFree() calls the disconnect callback).
+ */
+
+static void
+ngx_http_oneid_redis_count_up(ngx_http_oneid_redis_t *rd, ngx_uint_t up)
+{
+    if (rd->counted_up == up) {
+        return;
+    }
+
+    rd->counted_up = up;
+    ngx_http_oneid_metric_add(NGX_HTTP_ONEID_M_REDIS_CONNECTED, up ? 1 : -1);
 }
 
 

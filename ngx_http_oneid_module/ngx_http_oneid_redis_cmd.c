@@ -14,11 +14,15 @@
 #include <ngx_core.h>
 
 #include "ngx_http_oneid_redis_cmd.h"
+#include "ngx_http_oneid_metrics.h"
 
 
 struct ngx_http_oneid_redis_cmd_s {
     ngx_http_oneid_redis_handler_pt  handler;
     void                            *data;
+
+    /* when it was sent, for the latency histogram */
+    ngx_msec_t                       sent;
 
     /* the request went away; a NULL handler alone means "no reply wanted" */
     unsigned                         cancelled:1;
@@ -97,6 +101,9 @@ ngx_http_oneid_redis_cmd_send(ngx_http_oneid_redis_cmd_t *cmd,
         return NGX_ERROR;
     }
 
+    cmd->sent = ngx_current_msec;
+    ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_REDIS_COMMANDS);
+
     return NGX_OK;
 }
 
@@ -153,6 +160,19 @@ ngx_http_oneid_redis_cmd_done(ngx_http_oneid_redis_cmd_t *cmd,
 {
     ngx_int_t  rc;
     ngx_str_t  value, err;
+
+    if (rr == NULL) {
+        /* the connection was lost or reset before the reply */
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_REDIS_ERROR_NO_REPLY);
+
+    } else {
+        ngx_http_oneid_metric_observe(NGX_HTTP_ONEID_H_REDIS,
+                                      ngx_current_msec - cmd->sent);
+
+        if (rr->type == REDIS_REPLY_ERROR) {
+            ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_REDIS_ERROR_REPLY);
+        }
+    }
 
     if (cmd->handler != NULL) {
         rc = ngx_http_oneid_redis_reply_value(ac, rr, &value, &err);

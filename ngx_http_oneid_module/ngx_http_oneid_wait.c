@@ -27,6 +27,7 @@
 #include "ngx_http_oneid_module.h"
 #include "ngx_http_oneid_idp.h"
 #include "ngx_http_oneid_wait.h"
+#include "ngx_http_oneid_metrics.h"
 
 
 static void ngx_http_oneid_wait_redis_done(void *data, ngx_int_t rc,
@@ -69,6 +70,7 @@ ngx_http_oneid_wait_redis(ngx_http_oneid_wait_t *w, ngx_uint_t argc,
                                           argc, argv, &w->result.err);
 
     if (w->cmd == NULL) {
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_REDIS_ERROR_DOWN);
         return NGX_DECLINED;
     }
 
@@ -150,6 +152,7 @@ ngx_http_oneid_wait_wake_handler(ngx_event_t *ev)
 
         w->result.rc = NGX_ERROR;
         ngx_str_set(&w->result.err, "redis did not answer in time");
+        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_REDIS_ERROR_TIMEOUT);
 
         ngx_http_oneid_redis_reset(w->redis, "command timed out");
     }

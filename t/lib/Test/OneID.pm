@@ -191,6 +191,38 @@ sub command_calls {
     return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
 }
 
+# ---------------------------------------------------------------------------
+# oneid_metrics
+
+# The oneid_metrics page, parsed: { 'name{labels}' => value }, the answer
+# itself under '' (undef when it is not a 200):
+#   my $m = Test::OneID::metrics($browser, '/oneid/metrics');
+#   $m->{'oneid_logins_failed_total{reason="state"}'}
+sub metrics {
+    my ($browser, $path) = @_;
+    my $res = $browser->get($path // '/oneid/metrics');
+    return undef unless $res->{status} == 200;
+    my %m = ('' => $res);
+    for (split /\n/, $res->{body}) {
+        $m{$1} = $2 if /^([a-z_]+(?:\{.*\})?) (\S+)$/;
+    }
+    return \%m;
+}
+
+# What `promtool check metrics` says of $text: (exit code, output); undef
+# when there is no promtool (TEST_PROMTOOL, fetched by `make promtool`).
+sub promtool_check {
+    my ($text) = @_;
+    my $promtool = $ENV{TEST_PROMTOOL};
+    return undef unless $promtool && -x $promtool;
+    require File::Temp;
+    my $fh = File::Temp->new;
+    print $fh $text;
+    close $fh;
+    my $out = `$promtool check metrics < @{[ $fh->filename ]} 2>&1`;
+    return ($? >> 8, $out);
+}
+
 # Redis commands that write, run so far (anonymous requests must add none):
 #   my $before = $t->write_calls; ...; is $t->write_calls - $before, 0
 sub write_calls {
@@ -728,7 +760,8 @@ sub verify_signature {
 
 # nginx -t on a throwaway configuration with this module loaded, its http
 # block holding $http (server_config() is in a server of it unless
-# server => 0): ($ok, what nginx said).
+# server => 0; without oneid_redis with redis => 0): ($ok, what nginx
+# said).
 #   my ($ok, $out) = Test::OneID::nginx_t("oneid_audit_log \"\";");
 sub nginx_t {
     my ($http, %o) = @_;
@@ -746,7 +779,9 @@ sub nginx_t {
     open my $fh, '>', "$dir/nginx.conf" or croak "nginx_t: $dir/nginx.conf: $!";
     print $fh "load_module $module;\nerror_log $dir/logs/error.log;\n"
         . "pid $dir/logs/nginx.pid;\nevents { worker_connections 16; }\n"
-        . "http {\n    " . Test::OneID::Conf::http_config() . "$http\n$server}\n";
+        . "http {\n    "
+        . (($o{redis} // 1) ? Test::OneID::Conf::http_config() : '')
+        . "$http\n$server}\n";
     close $fh;
     my $out = `$nginx -t -p $dir -c $dir/nginx.conf 2>&1`;
     return ($? == 0, $out);
