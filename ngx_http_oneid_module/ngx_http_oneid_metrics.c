@@ -2,9 +2,9 @@
 /*
  * Copyright (C) The ngx_http_oneid_module authors
  *
- * Metrics and the health check: the counters of the module's events, the
- * oneid_metrics location that shows them in the Prometheus text format,
- * and the oneid_health location a load balancer polls.
+ * Metrics: the counters of the module's events and the oneid_metrics
+ * location that shows them in the Prometheus text format (the
+ * oneid_health location is ngx_http_oneid_health.c).
  *
  * The counters live in a shared memory zone, "oneid_metrics", made
  * whenever oneid_redis is configured, with or without a oneid_metrics
@@ -24,11 +24,6 @@
  * Histograms count per bucket; a scrape makes them cumulative.  Times are
  * ngx_current_msec differences: a resolution of one millisecond, the
  * granularity of nginx's cached clock.
- *
- * oneid_health sends PING on the worker's Redis connection (with
- * Sentinel, to the master it follows) and answers 200 if Redis answered
- * within oneid_redis's timeout, 503 otherwise; it reads no session and
- * sets no cookie.
  */
 
 
@@ -108,16 +103,6 @@ typedef struct {
 } ngx_http_oneid_metrics_histogram_t;
 
 
-/* a health check waiting for PONG */
-
-typedef struct {
-    ngx_http_request_t             *request;
-    ngx_http_oneid_redis_t         *redis;
-    ngx_http_oneid_redis_cmd_t     *cmd;
-    ngx_event_t                     wake;
-    ngx_int_t                       rc;
-    ngx_str_t                       err;
-} ngx_http_oneid_health_t;
 
 
 static ngx_int_t ngx_http_oneid_metrics_init_zone(ngx_shm_zone_t *shm_zone,
@@ -135,15 +120,6 @@ static u_char *ngx_http_oneid_metrics_seconds(u_char *p, u_char *last,
     ngx_msec_t ms);
 static ngx_atomic_int_t ngx_http_oneid_metrics_sum(
     ngx_http_oneid_metrics_shm_t *sh, ngx_uint_t id);
-static ngx_int_t ngx_http_oneid_health_handler(ngx_http_request_t *r);
-static void ngx_http_oneid_health_done(void *data, ngx_int_t rc,
-    ngx_str_t *value, ngx_str_t *err);
-static void ngx_http_oneid_health_wake(ngx_event_t *ev);
-static void ngx_http_oneid_health_cleanup(void *data);
-static ngx_int_t ngx_http_oneid_health_answer(ngx_http_request_t *r,
-    ngx_int_t rc, ngx_str_t *err);
-static ngx_int_t ngx_http_oneid_metrics_send(ngx_http_request_t *r,
-    ngx_uint_t status, const char *type, ngx_str_t *body);
 
 
 static ngx_str_t  ngx_http_oneid_metrics_zone_name =
@@ -402,11 +378,27 @@ ngx_http_oneid_metric_idp_done(ngx_msec_t start, ngx_int_t outcome,
 }
 
 
-/* oneid_metrics, oneid_health: content handlers of a location */
+/* oneid_metrics */
 
 char *
 ngx_http_oneid_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
+{
+    return ngx_http_oneid_metrics_location(cf, cmd, conf,
+                                           ngx_http_oneid_metrics_handler);
+}
+
+
+/*
+ * A location that answers by itself, oneid_metrics or oneid_health:
+ * never behind a sign-in, whatever "oneid on" the server has (neither a
+ * load balancer nor Prometheus can sign in; allow and deny protect it),
+ * and it needs oneid_redis (checked at postconfiguration).
+ */
+
+char *
+ngx_http_oneid_metrics_location(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf, ngx_http_handler_pt handler)
 {
     ngx_http_oneid_loc_conf_t *olcf = conf;
 
@@ -426,12 +418,6 @@ ngx_http_oneid_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    /*
-     * never behind a sign-in, whatever "oneid on" the server has: neither
-     * a load balancer nor Prometheus can sign in; allow and deny protect
-     * the location
-     */
-
     olcf->enable = 0;
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oneid_module);
@@ -440,9 +426,7 @@ ngx_http_oneid_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         omcf->metrics_directive = &cmd->name;
     }
 
-    clcf->handler = (cmd->offset == NGX_HTTP_ONEID_DIRECTIVE_HEALTH)
-                    ? ngx_http_oneid_health_handler
-                    : ngx_http_oneid_metrics_handler;
+    clcf->handler = handler;
 
     return NGX_CONF_OK;
 }
@@ -589,8 +573,8 @@ ngx_http_oneid_metrics_handler(ngx_http_request_t *r)
 
     body.len = p - body.data;
 
-    return ngx_http_oneid_metrics_send(r, NGX_HTTP_OK,
-                                       NGX_HTTP_ONEID_METRICS_TYPE, &body);
+    return ngx_http_oneid_send_body(r, NGX_HTTP_OK,
+                                    NGX_HTTP_ONEID_METRICS_TYPE, NULL, &body);
 }
 
 
@@ -783,268 +767,3 @@ ngx_http_oneid_metrics_sum(ngx_http_oneid_metrics_shm_t *sh, ngx_uint_t id)
 }
 
 
-/*
- * oneid_health: PING on this worker's connection, as a session check
- * would send its command, and the same timeout.  A content handler that
- * waits: the request is held (count) until the answer is sent.
- */
-
-static ngx_int_t
-ngx_http_oneid_health_handler(ngx_http_request_t *r)
-{
-    ngx_int_t                    rc;
-    ngx_str_t                    argv[1], err;
-    ngx_pool_cleanup_t          *cln;
-    ngx_http_oneid_health_t     *h;
-    ngx_http_oneid_main_conf_t  *omcf;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_oneid_module);
-
-    h = ngx_pcalloc(r->pool, sizeof(ngx_http_oneid_health_t));
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->request = r;
-    h->redis = omcf->redis;
-
-    h->wake.handler = ngx_http_oneid_health_wake;
-    h->wake.data = h;
-    h->wake.log = r->connection->log;
-
-    cln->handler = ngx_http_oneid_health_cleanup;
-    cln->data = h;
-
-    ngx_str_set(&argv[0], "PING");
-    ngx_str_null(&err);
-
-    h->cmd = ngx_http_oneid_redis_command(h->redis,
-                                          ngx_http_oneid_health_done, h,
-                                          1, argv, &err);
-
-    if (h->cmd == NULL) {
-        /* known to be down: say so now */
-        return ngx_http_oneid_health_answer(r, NGX_ERROR, &err);
-    }
-
-    ngx_add_timer(&h->wake, ngx_http_oneid_redis_timeout(h->redis));
-
-    r->main->count++;
-
-    return NGX_DONE;
-}
-
-
-/* from inside hiredis: keep the outcome, answer from a posted event */
-
-static void
-ngx_http_oneid_health_done(void *data, ngx_int_t rc, ngx_str_t *value,
-    ngx_str_t *err)
-{
-    ngx_http_oneid_health_t *h = data;
-
-    h->cmd = NULL;
-    h->rc = rc;
-
-    if (rc != NGX_OK && err->len) {
-        h->err.data = ngx_pstrdup(h->request->pool, err);
-        h->err.len = h->err.data ? err->len : 0;
-    }
-
-    if (h->wake.timer_set) {
-        ngx_del_timer(&h->wake);
-    }
-
-    ngx_post_event(&h->wake, &ngx_posted_events);
-}
-
-
-static void
-ngx_http_oneid_health_wake(ngx_event_t *ev)
-{
-    ngx_connection_t         *c;
-    ngx_http_request_t       *r;
-    ngx_http_oneid_health_t  *h;
-
-    h = ev->data;
-    r = h->request;
-    c = r->connection;
-
-    if (ev->timedout) {
-        ev->timedout = 0;
-
-        if (h->cmd != NULL) {
-            ngx_http_oneid_redis_cancel(h->cmd);
-            h->cmd = NULL;
-        }
-
-        h->rc = NGX_ERROR;
-        ngx_str_set(&h->err, "redis did not answer in time");
-        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_REDIS_ERROR_TIMEOUT);
-
-        /* as for a session check: the connection cannot be trusted */
-        ngx_http_oneid_redis_reset(h->redis, "health check timed out");
-    }
-
-    ngx_http_set_log_request(c->log, r);
-
-    ngx_http_finalize_request(r, ngx_http_oneid_health_answer(r, h->rc,
-                                                              &h->err));
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_oneid_health_cleanup(void *data)
-{
-    ngx_http_oneid_health_t *h = data;
-
-    if (h->cmd != NULL) {
-        ngx_http_oneid_redis_cancel(h->cmd);
-        h->cmd = NULL;
-    }
-
-    if (h->wake.timer_set) {
-        ngx_del_timer(&h->wake);
-    }
-
-    if (h->wake.posted) {
-        ngx_delete_posted_event(&h->wake);
-    }
-}
-
-
-/* 200 "ok", or 503 and why; JSON for clients that ask for it */
-
-static ngx_int_t
-ngx_http_oneid_health_answer(ngx_http_request_t *r, ngx_int_t rc,
-    ngx_str_t *err)
-{
-    u_char      *p;
-    size_t       len;
-    ngx_str_t    body, why;
-    ngx_uint_t   json;
-
-    json = ngx_http_oneid_wants_json(r);
-
-    if (rc == NGX_OK) {
-        ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_HEALTH_OK);
-
-        if (json) {
-            ngx_str_set(&body, "{\"status\":\"ok\"}\n");
-
-        } else {
-            ngx_str_set(&body, "ok\n");
-        }
-
-        return ngx_http_oneid_metrics_send(r, NGX_HTTP_OK,
-                                           json ? "application/json"
-                                                : "text/plain",
-                                           &body);
-    }
-
-    ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_HEALTH_FAILED);
-
-    if (err->len) {
-        why = *err;
-
-    } else {
-        ngx_str_set(&why, "redis did not answer");
-    }
-
-    /* Redis being down is logged once already, by the connection */
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "oneid: health check failed: %V", &why);
-
-    len = sizeof("{\"status\":\"unavailable\",\"reason\":\"\"}\n") - 1
-          + why.len + ngx_escape_json(NULL, why.data, why.len);
-
-    body.data = ngx_pnalloc(r->pool, len);
-    if (body.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (json) {
-        p = ngx_cpymem(body.data, "{\"status\":\"unavailable\",\"reason\":\"",
-                       sizeof("{\"status\":\"unavailable\",\"reason\":\"")
-                       - 1);
-        p = (u_char *) ngx_escape_json(p, why.data, why.len);
-        p = ngx_cpymem(p, "\"}\n", 3);
-
-    } else {
-        /* Redis's own error replies are one line already */
-        p = ngx_snprintf(body.data, len, "unavailable: %V\n", &why);
-    }
-
-    body.len = p - body.data;
-
-    return ngx_http_oneid_metrics_send(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       json ? "application/json"
-                                            : "text/plain",
-                                       &body);
-}
-
-
-/*
- * An answer that must never be cached, returned to nginx as a content
- * handler's result (ngx_http_send_response() does the same).
- */
-
-static ngx_int_t
-ngx_http_oneid_metrics_send(ngx_http_request_t *r, ngx_uint_t status,
-    const char *type, ngx_str_t *body)
-{
-    ngx_int_t     rc;
-    ngx_str_t     no_store = ngx_string("no-store");
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    if (ngx_http_oneid_add_header_out(r, "Cache-Control", &no_store)
-        == NULL)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.content_type.data = (u_char *) type;
-    r->headers_out.content_type.len = ngx_strlen(type);
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = body->len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}

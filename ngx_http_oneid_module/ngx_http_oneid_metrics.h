@@ -8,7 +8,7 @@
  *     ngx_http_oneid_metric_inc(NGX_HTTP_ONEID_M_LOGIN_STARTED);
  *     ngx_http_oneid_metric_observe(NGX_HTTP_ONEID_H_REDIS, msec);
  *
- * and the oneid_metrics and oneid_health locations.
+ * and the oneid_metrics location.
  */
 
 
@@ -78,11 +78,6 @@ typedef enum {
 } ngx_http_oneid_histogram_e;
 
 
-/* the cmd->offset of the directives */
-#define NGX_HTTP_ONEID_DIRECTIVE_METRICS  0
-#define NGX_HTTP_ONEID_DIRECTIVE_HEALTH   1
-
-
 #define ngx_http_oneid_metric_inc(id)  ngx_http_oneid_metric_add(id, 1)
 
 void ngx_http_oneid_metric_add(ngx_uint_t id, ngx_atomic_int_t n);
@@ -93,6 +88,8 @@ void ngx_http_oneid_metric_idp_done(ngx_msec_t start, ngx_int_t outcome,
 
 char *ngx_http_oneid_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_oneid_metrics_location(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf, ngx_http_handler_pt handler);
 ngx_int_t ngx_http_oneid_metrics_init(ngx_conf_t *cf);
 void ngx_http_oneid_metrics_init_process(ngx_cycle_t *cycle);
 

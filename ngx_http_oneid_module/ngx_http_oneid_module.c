@@ -23,6 +23,7 @@
 #include "ngx_http_oneid_pubsub.h"
 #include "ngx_http_oneid_require.h"
 #include "ngx_http_oneid_metrics.h"
+#include "ngx_http_oneid_health.h"
 
 
 static ngx_int_t ngx_http_oneid_add_variables(ngx_conf_t *cf);
@@ -111,14 +112,14 @@ static ngx_command_t  ngx_http_oneid_commands[] = {
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_oneid_metrics_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
-      NGX_HTTP_ONEID_DIRECTIVE_METRICS,
+      0,
       NULL },
 
     { ngx_string("oneid_health"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_oneid_metrics_directive,
+      ngx_http_oneid_health_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
-      NGX_HTTP_ONEID_DIRECTIVE_HEALTH,
+      0,
       NULL },
 
     { ngx_string("oneid_key_file"),
