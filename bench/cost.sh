@@ -287,6 +287,41 @@ awk -v hz="$hz" -v cases="$cases" '
         printf "idle %.0f\n", median(z, m)
     }' "$work/results" > "$work/summary"
 
+# logins: what a complete login (protected page, mock OneID, callback with
+# two back-channel calls, session written) costs the nginx worker and Redis.
+# The login script reads the user's index of sessions, one entry per
+# session: batches of 5 logins per person on an emptied Redis keep it as
+# short as a real user's.  CPU time from /proc/<pid>/schedstat (ns), as a
+# batch takes only a few clock ticks.
+run_ns() { cut -d' ' -f1 "/proc/$1/schedstat"; }
+proxy_start oneid
+wpid=$(worker_pid)
+batches=$(( logins / 10 > 0 ? logins / 10 : 1 ))
+ng=0; rd=0; nc=0; us=0
+for b in $(seq 1 $batches); do
+    redis-cli -p "$redis_port" flushall >/dev/null
+    n0=$(run_ns "$wpid"); r0=$(run_ns "$redis_pid"); c0=$(redis_calls)
+    t0=$(now_us)
+    python3 "$top/bench/login.py" --nginx "http://127.0.0.1:$proxy_port" \
+        --count 30 --parallel 6 --user "$(echo $people | tr ' ' ,)" \
+        >> "$work/logins.log"
+    n1=$(run_ns "$wpid"); r1=$(run_ns "$redis_pid"); c1=$(redis_calls)
+    t1=$(now_us)
+    ng=$((ng + n1 - n0)); rd=$((rd + r1 - r0)); nc=$((nc + c1 - c0))
+    us=$((us + t1 - t0))
+done
+idle_us=$(awk '$1 == "idle" {print $2}' "$work/summary")
+login_cost=$(awk -v n=$((30 * batches)) -v ng=$ng -v rd=$rd -v c=$nc \
+    -v us=$us -v idle="$idle_us" \
+    'BEGIN { net = rd / 1000 - idle * us / 1e6; if (net < 0) net = 0
+             printf "nginx %.0f us, Redis %.0f us, %.1f Redis commands" \
+                    " (in scripts included) per login", ng / 1000 / n,
+                    net / n, c / n }')
+login_rate="$((30 * batches)) logins,"
+login_rate+=" $(grep -c ' 0 errors' "$work/logins.log")/$batches batches"
+login_rate+=" without errors"
+proxy_stop
+
 # memory: on an empty Redis, the six people in turn, -l logins each,
 # through the "oneid" proxy; one session's keys measured after the first
 # login of each.  A login also leaves keys that live a minute or so (the
@@ -300,6 +335,8 @@ python3 "$top/bench/login.py" --print-cookie --user doctor \
 redis-cli -p "$redis_port" flushall >/dev/null
 keys_now() { redis-cli -p "$redis_port" --scan --pattern '*' | sort; }
 mem_usage() { redis-cli -p "$redis_port" memory usage "$1" samples 0; }
+# what a signed-in user keeps (and the one counter of logins)
+kept='^oneid:session:\|^oneid:token:\|^oneid:user:\|^oneid:login-seq$'
 : > "$work/memory"
 # the first person after FLUSHALL grows Redis' tables by tens of KB
 # (seen as 2 to 5 KB a login): a first pass, not reported, takes that
@@ -319,7 +356,7 @@ for pass in warm-up $people; do
     [ -n "$index" ] || { echo "cost: no index for $who" >&2; exit 1; }
     index1=$(mem_usage "$index")
     other=$(comm -13 "$work/keys.before" "$work/keys.after" |
-            grep -v "^oneid:session:\|^oneid:token:\|^oneid:user:" |
+            grep -v "$kept" |
             while read -r k; do
                 echo "${k%:*} $(mem_usage "$k")"
             done | awk '{printf "%s%s %d", sep, $1, $2; sep = ", "}')
@@ -329,7 +366,7 @@ for pass in warm-up $people; do
     m1=$(redis_data_memory)
     indexn=$(mem_usage "$index")
     entriesn=$(redis-cli -p "$redis_port" hlen "$index")
-    keys_now | grep -v "^oneid:session:\|^oneid:token:\|^oneid:user:" |
+    keys_now | grep -v "$kept" |
         while read -r k; do
             redis-cli -p "$redis_port" del "$k" >/dev/null
         done
@@ -395,6 +432,9 @@ sort -k1,1 -k2,2 "$work/commands" | awk '
             printf "  %-8s %-10s %.4f\n", substr(k, 1, index(k, " ") - 1),
                 substr(k, index(k, " ") + 1), a[int((m + 1) / 2)] } }' | sort
 echo
+echo "logins ($((30 * batches)), 6 in parallel): $login_cost;"
+echo "  $login_rate"
+echo
 echo "Redis memory per signed-in user ($logins logins per person on an empty"
 echo "Redis; bytes):"
 printf "| %-15s | %9s | %6s | %6s | %7s | %5s | %7s | %9s |\n" person \
@@ -410,7 +450,8 @@ done < "$work/memory"
 echo
 echo "per login: used_memory (less the clients' buffers) delta / logins,"
 echo "with the keys a login leaves"
-echo "for a while ($(head -1 "$work/memory" | cut -d' ' -f11-));"
+echo "for a while ($(head -1 "$work/memory" | cut -d' ' -f10-));"
+echo "(and one oneid:login-seq counter for all);"
 echo "steady: the same once those are gone (session, token, index entry);"
 echo "record: the session value's length; session, token, index 1: MEMORY"
 echo "USAGE of one login's keys (the index with its first entry);"
