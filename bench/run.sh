@@ -170,8 +170,8 @@ run_wrk() {    # run_wrk <port> <seconds> [cookie] [path]:
     echo "$out" >> "$work/wrk.log"
     local rps p50 p99 reqs non2xx
     rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
-    p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
-    p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+    p50=$(bench_to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
+    p99=$(bench_to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
     reqs=$(echo "$out" | awk '/requests in/ {print $1}')
     non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
     echo "$rps $p50 $p99 $reqs ${non2xx:-0}"
