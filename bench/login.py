@@ -2,14 +2,18 @@
 """Complete OneID logins against nginx + the mock OneID, as a browser would.
 
 bench/login.py --nginx http://127.0.0.1:18092 [--count N] [--parallel P]
-               [--user doctor] [--print-cookie] [--starts]
+               [--user doctor[,citizen-eds,...]] [--print-cookie]
+               [--print-cookies] [--starts]
 
 Each login: GET a protected page (302 to OneID), GET the authorize URL with
 mock_user (302 to the callback), GET the callback with the cookies the page
 set (the login's own cookie since 0.5.0, the state cookie before; 302 back,
 Set-Cookie: oneid_session).  Prints logins per second, or with
---print-cookie the session cookie of one login, or with --starts login
-starts per second (the first step only: what an anonymous client costs).
+--print-cookie the session cookie of one login, or with --print-cookies
+the session cookie of each of the --count logins (one a line, in no
+particular order), or with --starts login starts per second (the first
+step only: what an anonymous client costs).  Several users separated by
+commas sign in in turn.
 """
 
 import argparse
@@ -70,14 +74,18 @@ def main():
     ap.add_argument("--parallel", type=int, default=4)
     ap.add_argument("--user", default="doctor")
     ap.add_argument("--print-cookie", action="store_true")
+    ap.add_argument("--print-cookies", action="store_true")
     ap.add_argument("--starts", action="store_true")
     args = ap.parse_args()
 
+    users = args.user.split(",")
+
     if args.print_cookie:
-        print(login(args.nginx, args.user))
+        print(login(args.nginx, users[0]))
         return 0
 
     errors = []
+    cookies = []
     per_thread = args.count // args.parallel
 
     def start_only(base, user):
@@ -88,14 +96,18 @@ def main():
     step = start_only if args.starts else login
     what = "login starts" if args.starts else "logins"
 
-    def worker():
-        for _ in range(per_thread):
+    def worker(t):
+        for i in range(per_thread):
+            user = users[(t * per_thread + i) % len(users)]
             try:
-                step(args.nginx, args.user)
+                cookie = step(args.nginx, user)
+                if args.print_cookies:
+                    cookies.append(cookie)
             except Exception as e:      # counted, reported below
                 errors.append(str(e))
 
-    threads = [threading.Thread(target=worker) for _ in range(args.parallel)]
+    threads = [threading.Thread(target=worker, args=(t,))
+               for t in range(args.parallel)]
     start = time.monotonic()
     for t in threads:
         t.start()
@@ -103,6 +115,12 @@ def main():
         t.join()
     elapsed = time.monotonic() - start
     done = per_thread * args.parallel - len(errors)
+    if args.print_cookies:
+        print("\n".join(cookies))
+        if errors:
+            print("%d logins failed, first: %s" % (len(errors), errors[0]),
+                  file=sys.stderr)
+        return 1 if errors else 0
     print("%d %s in %.2f s: %.1f %s/s, %d errors"
           % (done, what, elapsed, done / elapsed, what, len(errors)))
     if errors:

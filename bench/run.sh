@@ -55,6 +55,8 @@ base_port=18096        # --baseline only; 18094-18095 are soak.sh's
 base_cached_port=18097
 mock_port=18445
 
+. "$top/bench/common.sh"
+
 for tool in wrk taskset redis-server python3; do
     command -v $tool >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
 done
@@ -83,65 +85,10 @@ rm -rf "$work"
 mkdir -p "$work"/{plain,oneid,cached,backend}/{conf,logs}
 [ -z "$baseline" ] || mkdir -p "$work"/{base,base_cached}/{conf,logs}
 
-cat > "$work/backend/conf/nginx.conf" <<END
-worker_processes 1;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    server {
-        listen 127.0.0.1:$backend_port backlog=4096;
-        keepalive_requests 100000;
-        location / { return 200 "legacy MIS page\n"; }
-    }
-}
-END
+bench_backend_conf > "$work/backend/conf/nginx.conf"
 
-proxy_conf() {    # proxy_conf <port> <load_module line> <server directives>
-    cat <<END
-$2
-worker_processes 1;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    $4
-    upstream backend {
-        server 127.0.0.1:$backend_port;
-        keepalive 64;
-    }
-    server {
-        listen 127.0.0.1:$1 backlog=4096;
-        keepalive_requests 100000;
-        $3
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-END
-}
-
-proxy_conf $plain_port "" "" "" > "$work/plain/conf/nginx.conf"
-oneid_server="
-        oneid on;
-        oneid_client_id dmed;
-        oneid_client_secret \"dm3d+S3cr/et=&x==\";
-        oneid_redirect_uri http://127.0.0.1:8081/oneid/callback;
-        oneid_authorize_url http://127.0.0.1:$mock_port/sso/oauth/Authorization.do;
-        oneid_backend /_oneid;
-        oneid_cookie_secure off;
-        location = /_oneid {
-            internal;
-            proxy_pass http://127.0.0.1:$mock_port/sso/oauth/Authorization.do;
-            subrequest_output_buffer_size 16k;
-        }
-        location = /oneid/callback { oneid_callback; }
-        location = /oneid/logout { oneid_logout; }"
+bench_proxy_conf $plain_port "" "" "" > "$work/plain/conf/nginx.conf"
+oneid_server=$(bench_oneid_server)
 
 # requests that do not restart the idle timeout: a plain GET each
 notouch_location="
@@ -152,30 +99,23 @@ notouch_location="
             proxy_set_header Connection \"\";
         }"
 
-proxy_conf $oneid_port "load_module $module;" "$oneid_server$notouch_location" \
+bench_proxy_conf $oneid_port "load_module $module;" "$oneid_server$notouch_location" \
     "oneid_redis 127.0.0.1:$redis_port;" > "$work/oneid/conf/nginx.conf"
-proxy_conf $cached_port "load_module $module;" "$oneid_server" \
+bench_proxy_conf $cached_port "load_module $module;" "$oneid_server" \
     "oneid_redis 127.0.0.1:$redis_port;
     oneid_session_cache zone=sessions:10m ttl=5s refresh=60s;" \
     > "$work/cached/conf/nginx.conf"
 if [ -n "$baseline" ]; then
-    proxy_conf $base_port "load_module $baseline;" "$oneid_server" \
+    bench_proxy_conf $base_port "load_module $baseline;" "$oneid_server" \
         "oneid_redis 127.0.0.1:$redis_port;" > "$work/base/conf/nginx.conf"
-    proxy_conf $base_cached_port "load_module $baseline;" "$oneid_server" \
+    bench_proxy_conf $base_cached_port "load_module $baseline;" "$oneid_server" \
         "oneid_redis 127.0.0.1:$redis_port;
     oneid_session_cache zone=sessions:10m ttl=5s refresh=60s;" \
         > "$work/base_cached/conf/nginx.conf"
 fi
 
-# the mock accepts port 8081 as a registered redirect URI; the bench never
-# follows the redirect to that host, it sends the callback to $oneid_port
-
-taskset -c $cpu_rest redis-server --port $redis_port --bind 127.0.0.1 \
-    --save '' --appendonly no --daemonize yes --dir "$work" \
-    --logfile "$work/redis.log" >/dev/null
-taskset -c $cpu_rest python3 "$top/t/mock-oneid/mock_oneid.py" --plain \
-    --listen 127.0.0.1:$mock_port --config "$top/t/mock-oneid/clients.json" \
-    --pidfile "$work/mock.pid" >"$work/mock.log" 2>&1 </dev/null &
+bench_start_redis $cpu_rest
+bench_start_mock $cpu_rest
 taskset -c $cpu_rest "$nginx" -p "$work/backend" -c conf/nginx.conf
 taskset -c $cpu_proxy "$nginx" -p "$work/plain" -c conf/nginx.conf
 taskset -c $cpu_proxy "$nginx" -p "$work/oneid" -c conf/nginx.conf
@@ -185,18 +125,9 @@ if [ -n "$baseline" ]; then
     taskset -c $cpu_proxy "$nginx" -p "$work/base_cached" -c conf/nginx.conf
 fi
 
-for i in $(seq 1 50); do
-    curl -sf http://127.0.0.1:$mock_port/__mock/health >/dev/null 2>&1 && break
-    sleep 0.1
-done
-
 worker_pid() { pgrep -P "$(cat "$work/$1/logs/nginx.pid")" | head -1; }
 rss_kb() { ps -o rss= -p "$1" | tr -d ' '; }
-command_calls() {    # command_calls <command>: how often Redis ran it
-    redis-cli -p $redis_port info commandstats \
-        | sed -n "s/^cmdstat_$1:calls=\([0-9]*\).*/\1/p" | tr -d '\r' \
-        | grep . || echo 0
-}
+command_calls() { bench_command_calls "$1"; }
 getex_calls() { command_calls getex; }
 
 cookie=$(python3 "$top/bench/login.py" --print-cookie \
@@ -231,13 +162,6 @@ if [ -n "$baseline" ]; then
     done
 fi
 
-to_ms() {    # wrk latency like 1.23ms / 850.00us / 1.02s
-    awk -v v="$1" 'BEGIN {
-        if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 }
-        else if (v ~ /ms$/) { sub(/ms$/, "", v); print v + 0 }
-        else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 } }'
-}
-
 run_wrk() {    # run_wrk <port> <seconds> [cookie] [path]:
                # "rps p50ms p99ms requests errors"
     local out
@@ -246,8 +170,8 @@ run_wrk() {    # run_wrk <port> <seconds> [cookie] [path]:
     echo "$out" >> "$work/wrk.log"
     local rps p50 p99 reqs non2xx
     rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
-    p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
-    p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
+    p50=$(bench_to_ms "$(echo "$out" | awk '$1 == "50%" {print $2}')")
+    p99=$(bench_to_ms "$(echo "$out" | awk '$1 == "99%" {print $2}')")
     reqs=$(echo "$out" | awk '/requests in/ {print $1}')
     non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
     echo "$rps $p50 $p99 $reqs ${non2xx:-0}"
@@ -332,7 +256,7 @@ done
 calls_after=$(getex_calls)
 rss_after=$(rss_kb "$(worker_pid oneid)")
 
-median() { printf "%s\n" "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { bench_median "$@"; }
 
 A=$(median "${a_rps[@]}"); B=$(median "${b_rps[@]}")
 A50=$(median "${a_p50[@]}"); B50=$(median "${b_p50[@]}")
