@@ -158,6 +158,10 @@ ngx_int_t ngx_http_oneid_open_kept_token(ngx_http_request_t *r,
 ngx_int_t ngx_http_oneid_end_idp_sessions(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);
 
+/* ngx_http_oneid_health.c */
+ngx_int_t ngx_http_oneid_health(ngx_http_request_t *r,
+    ngx_http_oneid_ctx_t *ctx);
+
 /* ngx_http_oneid_admin.c */
 ngx_int_t ngx_http_oneid_admin(ngx_http_request_t *r,
     ngx_http_oneid_ctx_t *ctx);

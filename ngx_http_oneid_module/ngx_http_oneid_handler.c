@@ -83,7 +83,8 @@ ngx_http_oneid_access_handler(ngx_http_request_t *r)
     }
 
     if ((olcf->role == NGX_HTTP_ONEID_ROLE_NONE && olcf->enable != 1)
-        || olcf->role == NGX_HTTP_ONEID_ROLE_ADMIN)
+        || olcf->role == NGX_HTTP_ONEID_ROLE_ADMIN
+        || olcf->role == NGX_HTTP_ONEID_ROLE_HEALTH)
     {
         return NGX_DECLINED;
     }
@@ -110,7 +111,9 @@ ngx_http_oneid_precontent_handler(ngx_http_request_t *r)
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_oneid_module);
 
-    if (olcf->role != NGX_HTTP_ONEID_ROLE_ADMIN) {
+    if (olcf->role != NGX_HTTP_ONEID_ROLE_ADMIN
+        && olcf->role != NGX_HTTP_ONEID_ROLE_HEALTH)
+    {
         return NGX_DECLINED;
     }
 
@@ -135,6 +138,10 @@ ngx_http_oneid_precontent_handler(ngx_http_request_t *r)
     } else {
         /* an internal redirect brought the request here */
         ngx_http_oneid_reset_ctx(ctx, olcf);
+    }
+
+    if (olcf->role == NGX_HTTP_ONEID_ROLE_HEALTH) {
+        return ngx_http_oneid_health(r, ctx);
     }
 
     return ngx_http_oneid_admin(r, ctx);

@@ -207,6 +207,12 @@ ngx_http_oneid_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    /* oneid_health needs only oneid_redis (ngx_http_oneid_metrics.c) */
+
+    if (conf->role == NGX_HTTP_ONEID_ROLE_HEALTH) {
+        return NGX_CONF_OK;
+    }
+
     if (conf->enable == 1 || conf->role != NGX_HTTP_ONEID_ROLE_NONE) {
         return ngx_http_oneid_check_conf(cf, conf);
     }

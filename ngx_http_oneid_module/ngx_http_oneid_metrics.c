@@ -390,10 +390,9 @@ ngx_http_oneid_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * A location that answers by itself, oneid_metrics or oneid_health:
- * never behind a sign-in, whatever "oneid on" the server has (neither a
- * load balancer nor Prometheus can sign in; allow and deny protect it),
- * and it needs oneid_redis (checked at postconfiguration).
+ * oneid_metrics answers by itself: never behind a sign-in, whatever
+ * "oneid on" the server has (Prometheus cannot sign in; allow and deny
+ * protect the location)
  */
 
 char *
@@ -402,8 +401,7 @@ ngx_http_oneid_metrics_location(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_oneid_loc_conf_t *olcf = conf;
 
-    ngx_http_core_loc_conf_t    *clcf;
-    ngx_http_oneid_main_conf_t  *omcf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -419,14 +417,24 @@ ngx_http_oneid_metrics_location(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     olcf->enable = 0;
+    clcf->handler = handler;
+
+    return ngx_http_oneid_metrics_needs_redis(cf, cmd);
+}
+
+
+/* oneid_metrics and oneid_health need oneid_redis: checked once it is known */
+
+char *
+ngx_http_oneid_metrics_needs_redis(ngx_conf_t *cf, ngx_command_t *cmd)
+{
+    ngx_http_oneid_main_conf_t  *omcf;
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oneid_module);
 
     if (omcf->metrics_directive == NULL) {
         omcf->metrics_directive = &cmd->name;
     }
-
-    clcf->handler = handler;
 
     return NGX_CONF_OK;
 }

@@ -90,6 +90,7 @@ char *ngx_http_oneid_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_oneid_metrics_location(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf, ngx_http_handler_pt handler);
+char *ngx_http_oneid_metrics_needs_redis(ngx_conf_t *cf, ngx_command_t *cmd);
 ngx_int_t ngx_http_oneid_metrics_init(ngx_conf_t *cf);
 void ngx_http_oneid_metrics_init_process(ngx_cycle_t *cycle);
 
