@@ -232,7 +232,7 @@ fuzz_identity(fuzz_env_t *env, ngx_str_t *body, json_t *root,
     json_t                     *v, *list, *entry;
     size_t                      idx;
     ngx_int_t                   rc, basic, plain;
-    ngx_str_t                   record;
+    ngx_str_t                   record, sid;
     ngx_uint_t                  i;
     const char                 *reason;
     ngx_http_request_t         *r;
@@ -336,13 +336,15 @@ fuzz_identity(fuzz_env_t *env, ngx_str_t *body, json_t *root,
 
     id.access_token = *token;
     id.login_time = ngx_time();
+    ngx_str_set(&sid, "fuzzSESSION0123456789abcdefghijABCDEFGHIJ-_");
 
-    fuzz_assert(ngx_http_oneid_session_encode(env->pool, &id, &record)
+    fuzz_assert(ngx_http_oneid_session_encode(env->pool, &sid, &id, &record)
                 == NGX_OK, "encode failed");
 
     ngx_memzero(&id2, sizeof(id2));
 
-    fuzz_assert(ngx_http_oneid_session_decode(&record, &id2) == NGX_OK,
+    fuzz_assert(ngx_http_oneid_session_decode(env->pool, &sid, &record, &id2)
+                == NGX_OK,
                 "the session written at login is refused");
 
     for (i = 0; i < NGX_HTTP_ONEID_NFIELDS; i++) {
