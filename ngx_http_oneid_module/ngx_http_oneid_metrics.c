@@ -581,8 +581,9 @@ ngx_http_oneid_metrics_handler(ngx_http_request_t *r)
 
     body.len = p - body.data;
 
-    return ngx_http_oneid_send_body(r, NGX_HTTP_OK,
-                                    NGX_HTTP_ONEID_METRICS_TYPE, NULL, &body);
+    return ngx_http_oneid_output_body(r, NGX_HTTP_OK,
+                                      NGX_HTTP_ONEID_METRICS_TYPE, NULL,
+                                      &body);
 }
 
 

@@ -404,13 +404,37 @@ ngx_http_oneid_page_status(ngx_uint_t page)
 
 
 /*
- * An answer made here: the request is finalized and NGX_DONE returned (or
- * a status for nginx to answer with).  cache: its Cache-Control, NULL for
- * "no-store", what answers about a user need.
+ * An answer made here, from a phase handler: the request is finalized and
+ * NGX_DONE returned (or a status for nginx to answer with).  cache: its
+ * Cache-Control, NULL for "no-store", what answers about a user need.
  */
 
 ngx_int_t
 ngx_http_oneid_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, const char *cache, ngx_str_t *body)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_oneid_output_body(r, status, type, cache, body);
+
+    if (rc == NGX_HTTP_INTERNAL_SERVER_ERROR && !r->header_sent) {
+        /* nothing sent yet: nginx answers with its own page */
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The same from a content handler: what to finalize the request with is
+ * returned, as ngx_http_send_response() does
+ */
+
+ngx_int_t
+ngx_http_oneid_output_body(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *cache, ngx_str_t *body)
 {
     ngx_int_t     rc;
@@ -461,13 +485,10 @@ ngx_http_oneid_send_body(ngx_http_request_t *r, ngx_uint_t status,
     rc = ngx_http_send_header(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
+        return rc;
     }
 
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
-
-    return NGX_DONE;
+    return ngx_http_output_filter(r, &out);
 }
 
 

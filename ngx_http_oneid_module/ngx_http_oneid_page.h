@@ -40,6 +40,8 @@ ngx_int_t ngx_http_oneid_send_page(ngx_http_request_t *r,
 ngx_uint_t ngx_http_oneid_page_status(ngx_uint_t page);
 ngx_int_t ngx_http_oneid_send_body(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *cache, ngx_str_t *body);
+ngx_int_t ngx_http_oneid_output_body(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, const char *cache, ngx_str_t *body);
 ngx_int_t ngx_http_oneid_redirect(ngx_http_request_t *r, ngx_str_t *location);
 ngx_int_t ngx_http_oneid_wants_json(ngx_http_request_t *r);
 
