@@ -581,8 +581,23 @@ ngx_http_oneid_metrics_handler(ngx_http_request_t *r)
 
     body.len = p - body.data;
 
-    return ngx_http_oneid_send_body(r, NGX_HTTP_OK,
-                                    NGX_HTTP_ONEID_METRICS_TYPE, NULL, &body);
+    /*
+     * send_body() finalizes the request and returns NGX_DONE, and the
+     * content phase finalizes it once more with what a content handler
+     * returns: hold a reference for that second finalization, as a
+     * handler reading the body does
+     */
+
+    r->main->count++;
+
+    rc = ngx_http_oneid_send_body(r, NGX_HTTP_OK,
+                                  NGX_HTTP_ONEID_METRICS_TYPE, NULL, &body);
+
+    if (rc != NGX_DONE) {
+        r->main->count--;
+    }
+
+    return rc;
 }
 
 

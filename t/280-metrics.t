@@ -3,7 +3,8 @@
 # result, pages by status and reason, Redis commands, errors, reconnects
 # and latency, the connection gauge, OneID calls, errors and latency); the
 # counts are the sum of both workers and survive a reload; the page is
-# Prometheus's text format as promtool checks it; nginx -t refuses the
+# Prometheus's text format as promtool checks it; no scrape logs an alert;
+# nginx -t refuses the
 # directive outside a location.
 #
 # nginx talks to Redis through a proxy (Test::OneID::RedisProxy) that can
@@ -257,6 +258,10 @@ moved(delta(sub { $b->get('/oneid/logout') }),
         "logins started kept: $before->{$STARTED} -> $after->{$STARTED}";
     moved(delta(sub { $n->browser->get('/ward') }), name => 'after the reload', $STARTED => 1);
 }
+
+# a scrape answers and closes its request once (it used to finalize it
+# twice: "http request count is zero" at each scrape)
+unlike $n->error_log, qr/\[(alert|crit|emerg)\]|exited on signal/, 'no alert, no crashed worker';
 
 # --- nginx -t
 {
