@@ -4,8 +4,7 @@
 # and latency, the connection gauge, OneID calls, errors and latency); the
 # counts are the sum of both workers and survive a reload; the page is
 # Prometheus's text format as promtool checks it; no scrape logs an alert;
-# nginx -t refuses the
-# directive outside a location.
+# nginx -t refuses the directive outside a location.
 #
 # Also the failures that need a setting of their own: Redis answering an
 # error (OOM, maxmemory with noeviction, restored after), OneID slower than
