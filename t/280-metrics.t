@@ -3,12 +3,18 @@
 # result, pages by status and reason, Redis commands, errors, reconnects
 # and latency, the connection gauge, OneID calls, errors and latency); the
 # counts are the sum of both workers and survive a reload; the page is
-# Prometheus's text format as promtool checks it; nginx -t refuses the
-# directive outside a location.
+# Prometheus's text format as promtool checks it; no scrape logs an alert;
+# nginx -t refuses the directive outside a location.
+#
+# Also the failures that need a setting of their own: Redis answering an
+# error (OOM, maxmemory with noeviction, restored after), OneID slower than
+# proxy_read_timeout (a callback location whose backend waits 1 s), and an
+# answer over 1 MB.
 #
 # nginx talks to Redis through a proxy (Test::OneID::RedisProxy) that can
 # close every connection, for the Redis outage.  The Sentinel failover
-# counter is not tested here (it needs the Sentinels of t/100).
+# counter is tested in t/282-metrics-sentinel.t (it needs the Sentinels of
+# t/100).
 
 use strict;
 use warnings;
@@ -28,7 +34,14 @@ my $dir = File::Temp::tempdir(CLEANUP => 1);
 my $proxy = Test::OneID::RedisProxy->new(listen => $proxy_port,
     upstream => $redis_port, status => "$dir/redis-proxy.status");
 
-my $LOCATIONS = <<'END';
+# the suite's /_oneid location, with proxy_read_timeout 1s (token-slow
+# answers in 3 s)
+(my $SLOW = server_config()) =~ s{.*(    location = /_oneid \{.*?\n    \}\n).*}{$1}s
+    or die "no /_oneid location in server_config()\n";
+$SLOW =~ s{location = /_oneid }{location = /_oneid_slow } or die;
+$SLOW =~ s{proxy_read_timeout 5s;}{proxy_read_timeout 1s;} or die "no proxy_read_timeout\n";
+
+my $LOCATIONS = $SLOW . <<'END';
     location = /oneid/metrics {
         allow 127.0.0.1;
         deny all;
@@ -40,6 +53,11 @@ my $LOCATIONS = <<'END';
     location = /oneid/callback-dead {
         oneid_callback;
         oneid_backend /_dead;
+    }
+
+    location = /oneid/callback-slow {
+        oneid_callback;
+        oneid_backend /_oneid_slow;
     }
 
     location = /_dead {
@@ -172,6 +190,51 @@ for my $case (
         idp_err('connect') => 1, failed('oneid_unavailable') => 1, $DONE => 0);
 }
 
+# OneID slower than proxy_read_timeout: the proxy's 504
+{
+    my $c = $n->browser;
+    (my $cb = $c->callback_for('token-slow')) =~ s{^/oneid/callback}{/oneid/callback-slow};
+    moved(delta(sub { $c->get($cb) }), name => 'OneID too slow',
+        idp_err('timeout') => 1, idp_err('connect') => 0,
+        failed('oneid_unavailable') => 1, $DONE => 0);
+}
+
+# an identify answer one byte over 1 MB
+{
+    my $c = $n->browser;
+    my $cb = $c->callback_for('identify-legal-1m-plus');
+    moved(delta(sub { $c->get($cb) }), name => 'an answer over 1 MB',
+        idp_err('size') => 1, idp_err('parse') => 0,
+        failed('oneid_unavailable') => 1, page(502, 'oneid_unavailable') => 1, $DONE => 0);
+}
+
+# Redis answers an error: full (maxmemory 1, noeviction) at the callback's
+# write; the suite's Redis settings are put back whatever happens
+{
+    my $c = $n->browser;
+    my $cb = $c->callback_for('citizen-basic');
+    like $cb, qr{^/oneid/callback\?}, 'a login reached the callback step';
+    my %was = map { my $r = $t->redis('CONFIG', 'GET', $_); ($_ => $r->[1]) }
+                  qw(maxmemory maxmemory-policy);
+    my ($d, $res);
+    my $ok = eval {
+        $d = delta(sub {
+            $t->redis('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+            $t->redis('CONFIG', 'SET', 'maxmemory', 1);
+            $res = $c->get($cb);
+            $t->redis('CONFIG', 'SET', 'maxmemory', $was{maxmemory});
+        });
+        1;
+    };
+    $t->redis('CONFIG', 'SET', $_, $was{$_}) for sort keys %was;
+    ok $ok, 'Redis made full and back' or diag $@;
+    is $res && $res->{status}, 503, 'Redis full: the callback answers 503';
+    ok(($d->{redis_err('error_reply')} // 0) >= 1, 'Redis full: its error replies counted')
+        or diag explain $d;
+    moved($d, name => 'Redis full', failed('store_unavailable') => 1,
+        redis_err('no_reply') => 0, $DONE => 0);
+}
+
 # --- session checks
 {
     my $d = delta(sub { $b->get('/ward') for 1 .. 8 });
@@ -257,6 +320,10 @@ moved(delta(sub { $b->get('/oneid/logout') }),
         "logins started kept: $before->{$STARTED} -> $after->{$STARTED}";
     moved(delta(sub { $n->browser->get('/ward') }), name => 'after the reload', $STARTED => 1);
 }
+
+# a scrape answers and closes its request once (it used to finalize it
+# twice: "http request count is zero" at each scrape)
+unlike $n->error_log, qr/\[(alert|crit|emerg)\]|exited on signal/, 'no alert, no crashed worker';
 
 # --- nginx -t
 {
