@@ -334,6 +334,68 @@ ngx_http_oneid_open(u_char *key, ngx_str_t *in, u_char *out)
 }
 
 
+/*
+ * The same as base64url text, for values Redis scripts pass around in
+ * lines and JSON: out in the pool.  NGX_DECLINED from open: not base64url,
+ * not sealed under this key, or changed since.
+ */
+
+ngx_int_t
+ngx_http_oneid_seal_text(ngx_pool_t *pool, u_char *key, ngx_str_t *in,
+    ngx_str_t *out)
+{
+    ngx_str_t  raw;
+
+    raw.len = in->len + NGX_HTTP_ONEID_SEAL_OVERHEAD;
+    raw.data = ngx_pnalloc(pool, raw.len);
+    out->data = ngx_pnalloc(pool, ngx_base64_encoded_length(raw.len));
+
+    if (raw.data == NULL || out->data == NULL
+        || ngx_http_oneid_seal(key, in, raw.data) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_encode_base64url(out, &raw);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oneid_open_text(ngx_pool_t *pool, u_char *key, ngx_str_t *in,
+    ngx_str_t *out)
+{
+    ngx_int_t  rc;
+    ngx_str_t  raw;
+
+    raw.data = ngx_pnalloc(pool, ngx_base64_decoded_length(in->len));
+    if (raw.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_decode_base64url(&raw, in) != NGX_OK
+        || raw.len < NGX_HTTP_ONEID_SEAL_OVERHEAD)
+    {
+        return NGX_DECLINED;
+    }
+
+    out->data = ngx_pnalloc(pool, raw.len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_oneid_open(key, &raw, out->data);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    out->len = raw.len - NGX_HTTP_ONEID_SEAL_OVERHEAD;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_oneid_cipher_init(void)
 {

@@ -30,6 +30,10 @@ ngx_int_t ngx_http_oneid_hkdf(u_char *out, u_char *ikm, size_t ikm_len,
     const char *info);
 ngx_int_t ngx_http_oneid_seal(u_char *key, ngx_str_t *in, u_char *out);
 ngx_int_t ngx_http_oneid_open(u_char *key, ngx_str_t *in, u_char *out);
+ngx_int_t ngx_http_oneid_seal_text(ngx_pool_t *pool, u_char *key,
+    ngx_str_t *in, ngx_str_t *out);
+ngx_int_t ngx_http_oneid_open_text(ngx_pool_t *pool, u_char *key,
+    ngx_str_t *in, ngx_str_t *out);
 ngx_int_t ngx_http_oneid_hmac_hex(u_char *dst, u_char *key, u_char *data,
     size_t len);
 ngx_int_t ngx_http_oneid_hmac(u_char *dst, u_char *key, size_t key_len,

@@ -586,10 +586,10 @@ static ngx_int_t
 ngx_http_oneid_index_details(ngx_http_request_t *r,
     ngx_http_oneid_identity_t *id, ngx_str_t *details)
 {
-    u_char                      *raw, ua[NGX_HTTP_ONEID_INDEX_UA_MAX], *s;
+    u_char                      *s, ua[NGX_HTTP_ONEID_INDEX_UA_MAX];
     size_t                       n, i;
     json_t                      *o;
-    ngx_str_t                    plain, *method, src;
+    ngx_str_t                    plain, *method;
     ngx_http_oneid_main_conf_t  *omcf;
 
     n = 0;
@@ -617,29 +617,11 @@ ngx_http_oneid_index_details(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    raw = ngx_pnalloc(r->pool, plain.len + NGX_HTTP_ONEID_SEAL_OVERHEAD);
-    details->data = ngx_pnalloc(r->pool,
-                                ngx_base64_encoded_length(
-                                    plain.len + NGX_HTTP_ONEID_SEAL_OVERHEAD));
-    if (raw == NULL || details->data == NULL) {
-        return NGX_ERROR;
-    }
-
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oneid_module);
 
-    if (ngx_http_oneid_key_seal(omcf->keys, NGX_HTTP_ONEID_KEY_DETAILS,
-                                &plain, raw)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    src.data = raw;
-    src.len = plain.len + NGX_HTTP_ONEID_SEAL_OVERHEAD;
-
-    ngx_encode_base64url(details, &src);
-
-    return NGX_OK;
+    return ngx_http_oneid_key_seal_text(r->pool, omcf->keys,
+                                        NGX_HTTP_ONEID_KEY_DETAILS, &plain,
+                                        details);
 }
 
 
@@ -682,42 +664,25 @@ ngx_http_oneid_index_dump(ngx_pool_t *pool, json_t *o, ngx_str_t *out)
 json_t *
 ngx_http_oneid_index_open_details(ngx_http_request_t *r, const char *details)
 {
-    ngx_str_t                    src, raw;
     json_t                      *o;
+    ngx_str_t                    sealed, plain;
     json_error_t                 err;
-    u_char                      *plain;
     ngx_http_oneid_main_conf_t  *omcf;
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oneid_module);
 
-    src.data = (u_char *) details;
-    src.len = ngx_strlen(details);
+    sealed.data = (u_char *) details;
+    sealed.len = ngx_strlen(details);
 
-    raw.data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src.len));
-    if (raw.data == NULL) {
-        return NULL;
-    }
-
-    if (ngx_decode_base64url(&raw, &src) != NGX_OK
-        || raw.len < NGX_HTTP_ONEID_SEAL_OVERHEAD)
-    {
-        return NULL;
-    }
-
-    plain = ngx_pnalloc(r->pool, raw.len);
-    if (plain == NULL) {
-        return NULL;
-    }
-
-    if (ngx_http_oneid_key_open(omcf->keys, NGX_HTTP_ONEID_KEY_DETAILS, &raw,
-                                plain)
+    if (ngx_http_oneid_key_open_text(r->pool, omcf->keys,
+                                     NGX_HTTP_ONEID_KEY_DETAILS, &sealed,
+                                     &plain)
         != NGX_OK)
     {
         return NULL;
     }
 
-    o = json_loadb((char *) plain, raw.len - NGX_HTTP_ONEID_SEAL_OVERHEAD, 0,
-                   &err);
+    o = json_loadb((char *) plain.data, plain.len, 0, &err);
 
     if (o != NULL && !json_is_object(o)) {
         json_decref(o);

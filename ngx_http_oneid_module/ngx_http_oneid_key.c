@@ -261,11 +261,11 @@ ngx_http_oneid_key_mac(ngx_http_oneid_keys_t *keys, ngx_uint_t n,
 }
 
 
-/* AES-256-GCM under the current key made for purpose (crypto.c's format) */
+/* sealed as text under the current key made for purpose (crypto.c) */
 
 ngx_int_t
-ngx_http_oneid_key_seal(ngx_http_oneid_keys_t *keys,
-    ngx_http_oneid_key_purpose_e purpose, ngx_str_t *in, u_char *out)
+ngx_http_oneid_key_seal_text(ngx_pool_t *pool, ngx_http_oneid_keys_t *keys,
+    ngx_http_oneid_key_purpose_e purpose, ngx_str_t *in, ngx_str_t *out)
 {
     u_char  *key;
 
@@ -274,7 +274,7 @@ ngx_http_oneid_key_seal(ngx_http_oneid_keys_t *keys,
         return NGX_ERROR;
     }
 
-    return ngx_http_oneid_seal(key, in, out);
+    return ngx_http_oneid_seal_text(pool, key, in, out);
 }
 
 
@@ -284,8 +284,8 @@ ngx_http_oneid_key_seal(ngx_http_oneid_keys_t *keys,
  */
 
 ngx_int_t
-ngx_http_oneid_key_open(ngx_http_oneid_keys_t *keys,
-    ngx_http_oneid_key_purpose_e purpose, ngx_str_t *in, u_char *out)
+ngx_http_oneid_key_open_text(ngx_pool_t *pool, ngx_http_oneid_keys_t *keys,
+    ngx_http_oneid_key_purpose_e purpose, ngx_str_t *in, ngx_str_t *out)
 {
     u_char      *key;
     ngx_int_t    rc;
@@ -297,7 +297,7 @@ ngx_http_oneid_key_open(ngx_http_oneid_keys_t *keys,
             return NGX_ERROR;
         }
 
-        rc = ngx_http_oneid_open(key, in, out);
+        rc = ngx_http_oneid_open_text(pool, key, in, out);
         if (rc != NGX_DECLINED) {
             return rc;
         }

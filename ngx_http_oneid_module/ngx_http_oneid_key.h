@@ -42,10 +42,12 @@ ngx_int_t ngx_http_oneid_key_mac(ngx_http_oneid_keys_t *keys, ngx_uint_t n,
     ngx_http_oneid_key_purpose_e purpose, ngx_str_t *data, u_char *dst);
 
 
-ngx_int_t ngx_http_oneid_key_seal(ngx_http_oneid_keys_t *keys,
-    ngx_http_oneid_key_purpose_e purpose, ngx_str_t *in, u_char *out);
-ngx_int_t ngx_http_oneid_key_open(ngx_http_oneid_keys_t *keys,
-    ngx_http_oneid_key_purpose_e purpose, ngx_str_t *in, u_char *out);
+ngx_int_t ngx_http_oneid_key_seal_text(ngx_pool_t *pool,
+    ngx_http_oneid_keys_t *keys, ngx_http_oneid_key_purpose_e purpose,
+    ngx_str_t *in, ngx_str_t *out);
+ngx_int_t ngx_http_oneid_key_open_text(ngx_pool_t *pool,
+    ngx_http_oneid_keys_t *keys, ngx_http_oneid_key_purpose_e purpose,
+    ngx_str_t *in, ngx_str_t *out);
 
 
 #endif /* _NGX_HTTP_ONEID_KEY_H_INCLUDED_ */

@@ -62,10 +62,6 @@ static ngx_int_t ngx_http_oneid_session_unseal(ngx_pool_t *pool,
     ngx_str_t *sid, ngx_str_t *in);
 static ngx_int_t ngx_http_oneid_session_parse(ngx_str_t *in,
     ngx_http_oneid_identity_t *id);
-static ngx_int_t ngx_http_oneid_token_part(ngx_pool_t *pool, u_char *key,
-    ngx_http_oneid_keys_t *keys, ngx_str_t *part, ngx_str_t *out);
-static u_char *ngx_http_oneid_token_seal_part(u_char *p, u_char *key,
-    ngx_http_oneid_keys_t *keys, ngx_str_t *token);
 
 
 ngx_int_t
@@ -294,29 +290,14 @@ ngx_http_oneid_session_encode_token(ngx_pool_t *pool,
     ngx_http_oneid_keys_t *keys, ngx_str_t *sid, ngx_str_t *token,
     ngx_str_t *out)
 {
-    u_char  *p, key[NGX_HTTP_ONEID_KEY_BYTES];
-    size_t   part;
+    u_char     key[NGX_HTTP_ONEID_KEY_BYTES];
+    ngx_int_t  rc;
+    ngx_str_t  by_cookie, by_server;
 
     if (token->len == 0) {
         ngx_str_null(out);
         return NGX_OK;
     }
-
-    part = ngx_base64_encoded_length(token->len
-                                     + NGX_HTTP_ONEID_SEAL_OVERHEAD);
-
-    /* base64url needs the room of standard base64, and the raw bytes */
-
-    p = ngx_pnalloc(pool, sizeof("3  ") - 1 + 2 * part
-                          + token->len + NGX_HTTP_ONEID_SEAL_OVERHEAD);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->data = p;
-
-    *p++ = NGX_HTTP_ONEID_SESSION_SEALED;
-    *p++ = ' ';
 
     if (ngx_http_oneid_hkdf(key, sid->data, sid->len,
                             NGX_HTTP_ONEID_TOKEN_LABEL)
@@ -325,56 +306,28 @@ ngx_http_oneid_session_encode_token(ngx_pool_t *pool,
         return NGX_ERROR;
     }
 
-    p = ngx_http_oneid_token_seal_part(p, key, NULL, token);
+    rc = ngx_http_oneid_seal_text(pool, key, token, &by_cookie);
 
     ngx_explicit_memzero(key, sizeof(key));
 
-    if (p == NULL) {
+    if (rc != NGX_OK
+        || ngx_http_oneid_key_seal_text(pool, keys, NGX_HTTP_ONEID_KEY_TOKEN,
+                                        token, &by_server)
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    *p++ = ' ';
-
-    p = ngx_http_oneid_token_seal_part(p, NULL, keys, token);
-    if (p == NULL) {
+    out->len = sizeof("3  ") - 1 + by_cookie.len + by_server.len;
+    out->data = ngx_pnalloc(pool, out->len);
+    if (out->data == NULL) {
         return NGX_ERROR;
     }
 
-    out->len = p - out->data;
+    ngx_sprintf(out->data, "%c %V %V", NGX_HTTP_ONEID_SESSION_SEALED,
+                &by_cookie, &by_server);
 
     return NGX_OK;
-}
-
-
-/* one sealed part at p, under key or the server keys; the end of it */
-
-static u_char *
-ngx_http_oneid_token_seal_part(u_char *p, u_char *key,
-    ngx_http_oneid_keys_t *keys, ngx_str_t *token)
-{
-    u_char     *raw;
-    ngx_int_t   rc;
-    ngx_str_t   src, dst;
-
-    /* the raw bytes go where the base64 of the next part will be */
-
-    raw = p + ngx_base64_encoded_length(token->len
-                                        + NGX_HTTP_ONEID_SEAL_OVERHEAD);
-
-    rc = key ? ngx_http_oneid_seal(key, token, raw)
-             : ngx_http_oneid_key_seal(keys, NGX_HTTP_ONEID_KEY_TOKEN, token,
-                                       raw);
-    if (rc != NGX_OK) {
-        return NULL;
-    }
-
-    src.data = raw;
-    src.len = token->len + NGX_HTTP_ONEID_SEAL_OVERHEAD;
-    dst.data = p;
-
-    ngx_encode_base64url(&dst, &src);
-
-    return p + dst.len;
 }
 
 
@@ -413,7 +366,9 @@ ngx_http_oneid_session_decode_token(ngx_pool_t *pool,
         part.data = sp + 1;
         part.len = last - part.data;
 
-        return ngx_http_oneid_token_part(pool, NULL, keys, &part, token);
+        return ngx_http_oneid_key_open_text(pool, keys,
+                                            NGX_HTTP_ONEID_KEY_TOKEN, &part,
+                                            token);
     }
 
     part.data = in->data + 2;
@@ -426,47 +381,11 @@ ngx_http_oneid_session_decode_token(ngx_pool_t *pool,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_oneid_token_part(pool, key, NULL, &part, token);
+    rc = ngx_http_oneid_open_text(pool, key, &part, token);
 
     ngx_explicit_memzero(key, sizeof(key));
 
     return rc;
-}
-
-
-static ngx_int_t
-ngx_http_oneid_token_part(ngx_pool_t *pool, u_char *key,
-    ngx_http_oneid_keys_t *keys, ngx_str_t *part, ngx_str_t *out)
-{
-    ngx_int_t  rc;
-    ngx_str_t  raw;
-
-    raw.data = ngx_pnalloc(pool, ngx_base64_decoded_length(part->len));
-    if (raw.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_decode_base64url(&raw, part) != NGX_OK
-        || raw.len < NGX_HTTP_ONEID_SEAL_OVERHEAD)
-    {
-        return NGX_DECLINED;
-    }
-
-    out->data = ngx_pnalloc(pool, raw.len);
-    if (out->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = key ? ngx_http_oneid_open(key, &raw, out->data)
-             : ngx_http_oneid_key_open(keys, NGX_HTTP_ONEID_KEY_TOKEN, &raw,
-                                       out->data);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    out->len = raw.len - NGX_HTTP_ONEID_SEAL_OVERHEAD;
-
-    return NGX_OK;
 }
 
 
